@@ -1,0 +1,18 @@
+//! TODO(helper): implement.
+
+use super::{NodeScore, NodeScorer, PolicyKind, ScoreContext};
+use crate::cluster::{Node, PodSpec};
+use crate::ids::NodeId;
+
+/// Placeholder being implemented.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomPolicy;
+
+impl NodeScorer for RandomPolicy {
+    fn kind(&self) -> PolicyKind {
+        PolicyKind::Random
+    }
+    fn score(&self, _ctx: &ScoreContext<'_>, _id: NodeId, _node: &Node, _pod: &PodSpec) -> NodeScore {
+        NodeScore { score: 0, devices: None }
+    }
+}
