@@ -40,6 +40,7 @@ pub mod ids;
 pub mod policy;
 pub mod resources;
 pub mod rng;
+pub mod time;
 
 pub use cluster::{
     BoundPod, Cluster, ClusterError, Node, PodSpec, Pool, Taint, TaintEffect, Toleration, Unfit,
@@ -51,3 +52,4 @@ pub use policy::scheduler::{
     ScoreContext, Scheduler, SchedulerConfig, TieBreak, Unschedulable,
 };
 pub use resources::{DeviceSet, GpuRequest, MILLI_PER_GPU, PodRequest};
+pub use time::{SimDuration, SimTime};

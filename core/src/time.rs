@@ -1,0 +1,122 @@
+//! Virtual time: integer microseconds, never floating point (a clock needs a total order).
+
+use serde::{Deserialize, Serialize};
+
+/// Microseconds in one second.
+pub const MICROS_PER_SEC: u64 = 1_000_000;
+
+/// A point in virtual time, in microseconds since the start of the run.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub struct SimTime(pub u64);
+
+/// A span of virtual time in microseconds.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub struct SimDuration(pub u64);
+
+impl SimTime {
+    /// The start of the run.
+    pub const ZERO: SimTime = SimTime(0);
+    /// The end of time (used as "never").
+    pub const MAX: SimTime = SimTime(u64::MAX);
+
+    /// Seconds since the start, as a float (for reports only).
+    pub fn as_secs_f64(&self) -> f64 {
+        self.0 as f64 / MICROS_PER_SEC as f64
+    }
+
+    /// `self + d`, saturating at [`SimTime::MAX`].
+    pub fn saturating_add(self, d: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_add(d.0))
+    }
+
+    /// Time elapsed since `earlier` (0 if `earlier` is later).
+    pub fn since(self, earlier: SimTime) -> SimDuration {
+        SimDuration(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl SimDuration {
+    /// Zero length.
+    pub const ZERO: SimDuration = SimDuration(0);
+
+    /// `s` seconds.
+    pub const fn from_secs(s: u64) -> Self {
+        SimDuration(s * MICROS_PER_SEC)
+    }
+
+    /// `m` minutes.
+    pub const fn from_mins(m: u64) -> Self {
+        SimDuration(m * 60 * MICROS_PER_SEC)
+    }
+
+    /// `h` hours.
+    pub const fn from_hours(h: u64) -> Self {
+        SimDuration(h * 3600 * MICROS_PER_SEC)
+    }
+
+    /// From a float number of seconds, rounded to the nearest microsecond; negative and NaN
+    /// give zero, huge values saturate.
+    pub fn from_secs_f64(s: f64) -> Self {
+        if s.is_nan() || s <= 0.0 {
+            return SimDuration::ZERO;
+        }
+        let us = (s * MICROS_PER_SEC as f64).round();
+        if us >= u64::MAX as f64 { SimDuration(u64::MAX) } else { SimDuration(us as u64) }
+    }
+
+    /// Length in seconds, as a float (for reports and distributions).
+    pub fn as_secs_f64(&self) -> f64 {
+        self.0 as f64 / MICROS_PER_SEC as f64
+    }
+
+    /// Length in hours, as a float.
+    pub fn as_hours_f64(&self) -> f64 {
+        self.as_secs_f64() / 3600.0
+    }
+}
+
+impl std::ops::Add<SimDuration> for SimDuration {
+    type Output = SimDuration;
+    fn add(self, rhs: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_add(rhs.0))
+    }
+}
+
+impl std::fmt::Display for SimDuration {
+    /// Formats as `1h2m3s`, `5m`, `90s`, `250ms` or `0s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let us = self.0;
+        if us == 0 {
+            return write!(f, "0s");
+        }
+        if us < MICROS_PER_SEC {
+            return if us % 1000 == 0 { write!(f, "{}ms", us / 1000) } else { write!(f, "{us}us") };
+        }
+        let secs = us / MICROS_PER_SEC;
+        let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+        let mut out = String::new();
+        if d > 0 {
+            out.push_str(&format!("{d}d"));
+        }
+        if h > 0 {
+            out.push_str(&format!("{h}h"));
+        }
+        if m > 0 {
+            out.push_str(&format!("{m}m"));
+        }
+        if s > 0 || out.is_empty() {
+            out.push_str(&format!("{s}s"));
+        }
+        write!(f, "{out}")
+    }
+}
+
+impl std::fmt::Display for SimTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "t+{}", SimDuration(self.0))
+    }
+}
