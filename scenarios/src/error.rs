@@ -1,0 +1,194 @@
+//! Errors and diagnostics of scenario loading.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// One problem found in a scenario file, located at the value (or the mapping) it concerns.
+///
+/// Displayed as `FILE:LINE:COLUMN: error[RULE]: MESSAGE`, then the source line with a caret
+/// under the column (when known), then `  hint: ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file name (a path, `builtin:NAME`, or the `origin` given to [`crate::load_str`]).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+    /// The rule broken, in kebab-case (`duplicate-pool`, `unknown-field`, `duration`, ...).
+    pub rule: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, if there is something useful to say.
+    pub hint: Option<String>,
+    /// The text of the source line `line` (without its line break), for the snippet; `None`
+    /// when unknown.
+    pub source_line: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: error[{}]: {}",
+            self.file, self.line, self.column, self.rule, self.message
+        )?;
+        if let Some(src) = &self.source_line {
+            let number = self.line.to_string();
+            let pad = " ".repeat(number.len());
+            let src = sanitize(src);
+            let caret_pad: String = src
+                .chars()
+                .take(self.column.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            write!(f, "\n{pad} |\n{number} | {src}\n{pad} | {caret_pad}^")?;
+        }
+        if let Some(hint) = &self.hint {
+            for line in hint.lines() {
+                write!(f, "\n  hint: {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Replaces control characters (other than tabs) so a hostile file cannot drive the terminal.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A scenario could not be loaded. Every variant is an input error: the CLI reports it and
+/// exits with code 2; nothing is retried.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// The scenario file does not exist or cannot be read.
+    #[error("cannot read scenario file {path}: {source}")]
+    Io {
+        /// The path tried.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not well-formed YAML for the scenario schema: a syntax error, an unknown
+    /// field, a value of the wrong type. Parsing stops at the first such error, so there is
+    /// usually one diagnostic.
+    #[error("{}", DiagnosticList(diagnostics))]
+    Parse {
+        /// The problems found (usually one).
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// The file parsed but breaks one or more rules (bad durations or quantities, duplicate
+    /// names, out-of-range numbers, references to unknown pools or nodes...). Every violation
+    /// found is reported, in file order.
+    #[error("{}", DiagnosticList(diagnostics))]
+    Invalid {
+        /// All violations, sorted by position.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// [`crate::load_named_or_path`] got something that is neither a built-in scenario name
+    /// nor an existing file.
+    #[error(
+        "`{name}` is neither a built-in scenario nor an existing file; built-in scenarios: {}",
+        available.join(", ")
+    )]
+    UnknownScenario {
+        /// What was asked for.
+        name: String,
+        /// The built-in scenario names.
+        available: Vec<String>,
+    },
+}
+
+impl ScenarioError {
+    /// The located diagnostics of a [`ScenarioError::Parse`] or [`ScenarioError::Invalid`]
+    /// error; empty for the other variants.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            ScenarioError::Parse { diagnostics } | ScenarioError::Invalid { diagnostics } => {
+                diagnostics
+            }
+            _ => &[],
+        }
+    }
+}
+
+struct DiagnosticList<'a>(&'a [Diagnostic]);
+
+impl fmt::Display for DiagnosticList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Levenshtein distance between two short strings (for "did you mean" suggestions).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The candidate closest to `word` if it is close enough to be a likely typo.
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostic_display_has_location_snippet_and_hint() {
+        let d = Diagnostic {
+            file: "x.yaml".into(),
+            line: 3,
+            column: 14,
+            rule: "node-count".into(),
+            message: "bad".into(),
+            hint: Some("fix it".into()),
+            source_line: Some("      nodes: -1".into()),
+        };
+        assert_eq!(
+            d.to_string(),
+            "x.yaml:3:14: error[node-count]: bad\n  |\n3 |       nodes: -1\n  |              ^\n  hint: fix it"
+        );
+    }
+
+    #[test]
+    fn closest_suggests_typos_only() {
+        assert_eq!(closest("nodez", &["name", "nodes"]), Some("nodes"));
+        assert_eq!(closest("bin-pack", &["binpack", "fgd"]), Some("binpack"));
+        assert_eq!(closest("zzz", &["binpack", "fgd"]), None);
+    }
+}

@@ -1,0 +1,506 @@
+//! Step one of loading: the file as written. Every field is optional (required ones are checked
+//! in step two, so that all missing fields are reported together) and carries the location of
+//! its value. Durations and quantities are kept as text and parsed in step two. These types
+//! also generate the JSON schema (their doc comments become its descriptions).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::schema;
+
+/// A 1-based line and column (characters) in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A value with the location of the YAML node it came from (via serde-saphyr's `Spanned`).
+#[derive(Debug, Clone)]
+pub(crate) struct Sp<T> {
+    pub value: T,
+    pub pos: Pos,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
+        let loc = s.referenced;
+        let pos = Pos {
+            line: usize::try_from(loc.line()).unwrap_or(usize::MAX),
+            column: usize::try_from(loc.column()).unwrap_or(usize::MAX),
+        };
+        Ok(Sp {
+            value: s.value,
+            pos,
+        })
+    }
+}
+
+/// The location is invisible in the schema: `Sp<T>` has the schema of `T`.
+impl<T: JsonSchema> JsonSchema for Sp<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// Accepts any YAML scalar (string, integer or float) and keeps its text.
+struct ScalarText(&'static str);
+
+impl Visitor<'_> for ScalarText {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident, $expecting:literal, $schema:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub(crate) struct $name(pub String);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_any(ScalarText($expecting)).map($name)
+            }
+        }
+
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+                $schema(generator)
+            }
+        }
+    };
+}
+
+text_type!(
+    /// A duration as written (`90s`, `5m`, `1h30m`, or an integer number of seconds).
+    DurationText,
+    "a duration like 90s, 5m or 2h",
+    schema::duration
+);
+text_type!(
+    /// A CPU quantity as written (`"96"`, `500m`, `2.5`).
+    CpuText,
+    "a CPU quantity like \"2\", \"2.5\" or \"500m\"",
+    schema::cpu
+);
+text_type!(
+    /// A memory quantity as written (`16Gi`, `512Mi`, `1G`, or bytes).
+    MemoryText,
+    "a memory quantity like 512Mi or 16Gi",
+    schema::memory
+);
+
+type Opt<T> = Option<Sp<T>>;
+
+/// A drydock scenario: a cluster, a workload, failures and scheduler settings, in a
+/// Kubernetes-like envelope.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(
+    title = "drydock scenario",
+    extend("required" = ["apiVersion", "kind", "metadata", "spec"])
+)]
+pub(crate) struct RawScenario {
+    /// Schema version: `drydock/v1alpha1`.
+    #[schemars(schema_with = "schema::api_version")]
+    pub api_version: Opt<String>,
+    /// Always `Scenario`.
+    #[schemars(schema_with = "schema::kind")]
+    pub kind: Opt<String>,
+    /// Name and description.
+    pub metadata: Opt<RawMetadata>,
+    /// The scenario itself.
+    pub spec: Opt<RawSpec>,
+}
+
+/// Name and description of the scenario.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["name"]))]
+pub(crate) struct RawMetadata {
+    /// Scenario name (shown in reports).
+    pub name: Opt<String>,
+    /// Free text.
+    pub description: Opt<String>,
+}
+
+/// The scenario.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["cluster"]))]
+pub(crate) struct RawSpec {
+    /// Master seed of every random stream (overridden by `--seed`). Default 1.
+    pub seed: Opt<u64>,
+    /// Virtual time at which the run stops even if work remains. Default: run until all work
+    /// is done.
+    pub duration: Opt<DurationText>,
+    /// Time-series sampling interval. Default 5m.
+    pub sample_interval: Opt<DurationText>,
+    /// Node pools and/or a node list from a trace.
+    pub cluster: Opt<RawCluster>,
+    /// Scheduler settings.
+    pub scheduler: Opt<RawScheduler>,
+    /// Node failure detection and eviction timings.
+    pub node_lifecycle: Opt<RawNodeLifecycle>,
+    /// Training jobs (gangs), each possibly repeated.
+    pub training: Option<Vec<Sp<RawTraining>>>,
+    /// Workloads imported from trace files.
+    pub traces: Option<Vec<Sp<RawTrace>>>,
+    /// Scheduled and random failures.
+    pub failures: Opt<RawFailures>,
+}
+
+/// The cluster: at least one pool or a node trace.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawCluster {
+    /// Node pools. Nodes are named `<pool>-<index>`, the index zero-padded to the width of
+    /// the largest index.
+    pub pools: Option<Vec<Sp<RawPool>>>,
+    /// Nodes read from an Alibaba openb node list.
+    pub node_trace: Opt<RawNodeTrace>,
+}
+
+/// A pool of identical nodes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["name", "nodes", "cpu", "memory"]))]
+pub(crate) struct RawPool {
+    /// Unique pool name (lowercase letters, digits, `-` and `.`).
+    pub name: Opt<String>,
+    /// Number of nodes (0 or more).
+    pub nodes: Opt<i64>,
+    /// GPU model (for example `A100`); required when `gpusPerNode` > 0.
+    pub gpu_model: Opt<String>,
+    /// GPUs per node (0–64). Default 0.
+    pub gpus_per_node: Opt<i64>,
+    /// Memory per GPU device (reported only). Default 0.
+    pub gpu_memory: Opt<MemoryText>,
+    /// Allocatable CPU per node (`"96"`, `500m`).
+    pub cpu: Opt<CpuText>,
+    /// Allocatable memory per node (`1Ti`, `512Gi`).
+    pub memory: Opt<MemoryText>,
+    /// Price in dollars per node-hour. Default 0.
+    pub price_per_node_hour: Opt<f64>,
+    /// Extra node labels.
+    pub labels: Opt<BTreeMap<String, String>>,
+    /// Node taints.
+    pub taints: Option<Vec<Sp<RawTaint>>>,
+    /// Zones; nodes are spread over them round robin.
+    pub zones: Option<Vec<Sp<String>>>,
+}
+
+/// A node taint.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["key", "effect"]))]
+pub(crate) struct RawTaint {
+    /// Key.
+    pub key: Opt<String>,
+    /// Value. Default empty.
+    pub value: Opt<String>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    #[schemars(schema_with = "schema::taint_effect")]
+    pub effect: Opt<String>,
+}
+
+/// A pod toleration.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawToleration {
+    /// Taint key; absent with `operator: Exists` tolerates every taint.
+    pub key: Opt<String>,
+    /// `Equal` (default) or `Exists`.
+    #[schemars(schema_with = "schema::toleration_operator")]
+    pub operator: Opt<String>,
+    /// Value compared by `Equal`.
+    pub value: Opt<String>,
+    /// Effect to match; absent matches all.
+    #[schemars(schema_with = "schema::taint_effect")]
+    pub effect: Opt<String>,
+}
+
+/// Nodes from an Alibaba openb node list (`sn,cpu_milli,memory_mib,gpu,model`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["path"]))]
+pub(crate) struct RawNodeTrace {
+    /// Path relative to the data directory.
+    pub path: Opt<String>,
+    /// Dollars per GPU-hour for GPU nodes. Default 0.
+    pub price_per_gpu_hour: Opt<f64>,
+    /// Dollars per node-hour for CPU-only nodes. Default 0.
+    pub cpu_node_price_per_hour: Opt<f64>,
+}
+
+/// Scheduler settings.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawScheduler {
+    /// Placement policy. Default `kube-default`.
+    #[schemars(schema_with = "schema::policy")]
+    pub policy: Opt<String>,
+    /// Tie-break between equal top scores. Default: `random` for `kube-default` and
+    /// `binpack`, `node-name` for the others.
+    #[schemars(schema_with = "schema::tie_break")]
+    pub tie_break: Opt<String>,
+    /// Percentage of feasible nodes to score (0–100; 0 = upstream's adaptive rule). Default:
+    /// adaptive for `kube-default` and `binpack`, 100 for the others.
+    pub percentage_of_nodes_to_score: Opt<i64>,
+    /// NodeResourcesFit weights. Default cpu 1, memory 1, `nvidia.com/gpu` 0 (1 for binpack).
+    pub scoring_weights: Opt<RawWeights>,
+    /// Scheduling cycle period. Default 1s.
+    pub cycle: Opt<DurationText>,
+    /// Priority preemption. Default true.
+    pub preemption: Opt<bool>,
+    /// How long an evicted pod keeps its resources. Default 30s.
+    pub termination_grace_period: Opt<DurationText>,
+    /// Gang scheduling settings.
+    pub gang: Opt<RawGang>,
+    /// FGD target-workload popularity threshold (0–1]. Default 0.95.
+    pub popularity_threshold: Opt<f64>,
+}
+
+/// NodeResourcesFit resource weights (0–100 each).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWeights {
+    /// Weight of cpu.
+    pub cpu: Opt<i64>,
+    /// Weight of memory.
+    pub memory: Opt<i64>,
+    /// Weight of GPUs.
+    #[serde(rename = "nvidia.com/gpu")]
+    pub gpu: Opt<i64>,
+}
+
+/// Gang (PodGroup) scheduling.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawGang {
+    /// How long an incomplete gang may wait. Default 60s.
+    pub schedule_timeout: Opt<DurationText>,
+    /// `all-or-nothing` (default) or `permit-wait`.
+    #[schemars(schema_with = "schema::gang_mode")]
+    pub mode: Opt<String>,
+}
+
+/// Node lifecycle controller timings.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawNodeLifecycle {
+    /// Default 50s.
+    pub node_monitor_grace_period: Opt<DurationText>,
+    /// Default 5s.
+    pub node_monitor_period: Opt<DurationText>,
+    /// Default 300s.
+    pub toleration_seconds: Opt<DurationText>,
+}
+
+/// A training job: a gang of `workers` pods, possibly repeated `count` times.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["name", "work"]))]
+pub(crate) struct RawTraining {
+    /// Unique job name; copies are named `<name>-<k>`.
+    pub name: Opt<String>,
+    /// Arrival of the first copy. Default 0s.
+    pub arrival: Opt<DurationText>,
+    /// Number of copies (1 or more). Default 1.
+    pub count: Opt<i64>,
+    /// Time between copies' arrivals. Default 0s.
+    pub interval: Opt<DurationText>,
+    /// Gang size (1 or more). Default 1.
+    pub workers: Opt<i64>,
+    /// Whole GPUs per worker (0–64). Default 1.
+    pub gpus_per_worker: Opt<i64>,
+    /// CPU per worker. Default 1.
+    pub cpu: Opt<CpuText>,
+    /// Memory per worker. Default 4Gi.
+    pub memory: Opt<MemoryText>,
+    /// Allowed GPU models; empty = any.
+    pub gpu_models: Option<Vec<Sp<String>>>,
+    /// Extra node selector.
+    pub node_selector: Opt<BTreeMap<String, String>>,
+    /// Tolerations.
+    pub tolerations: Option<Vec<Sp<RawToleration>>>,
+    /// Total work, as run time at full gang (> 0).
+    pub work: Opt<DurationText>,
+    /// Checkpoint interval of work (> 0). Default: never checkpoints.
+    pub checkpoint_interval: Opt<DurationText>,
+    /// Time one checkpoint takes. Default 0s.
+    pub checkpoint_cost: Opt<DurationText>,
+    /// Time from all workers bound to progress. Default 0s.
+    pub restart_overhead: Opt<DurationText>,
+    /// Restarts allowed before the job fails. Default 6.
+    pub backoff_limit: Opt<i64>,
+    /// Pod priority. Default 0.
+    pub priority: Opt<i64>,
+}
+
+/// A workload imported from a trace file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["format", "path"]))]
+pub(crate) struct RawTrace {
+    /// `alibaba-openb` or `philly`.
+    #[schemars(schema_with = "schema::trace_format")]
+    pub format: Opt<String>,
+    /// Path relative to the data directory.
+    pub path: Opt<String>,
+    /// `replay` (default) or `arrivals-only`.
+    #[schemars(schema_with = "schema::trace_mode")]
+    pub mode: Opt<String>,
+    /// Keep records submitted at or after this trace time. Default 0s.
+    pub start: Opt<DurationText>,
+    /// Keep records submitted before this trace time. Default: no end.
+    pub end: Opt<DurationText>,
+    /// Keep at most this many records. Default: all.
+    pub limit: Opt<i64>,
+    /// Keep each record with this probability (0–1]. Default 1.
+    pub sample: Opt<f64>,
+    /// Multiplies inter-arrival times and durations (> 0). Default 1.
+    pub time_scale: Opt<f64>,
+    /// Arrivals-only: shuffle pods with the seed. Default true in arrivals-only mode.
+    pub shuffle: Opt<bool>,
+    /// Arrivals-only: resample until GPU requests reach this fraction of capacity (> 0).
+    pub inflate_to: Opt<f64>,
+    /// Arrivals-only: time between arrivals. Default 1s.
+    pub inter_arrival: Opt<DurationText>,
+    /// Philly: GPUs per worker pod (1–64). Default 8.
+    pub gpus_per_worker: Opt<i64>,
+    /// Philly: CPU per GPU. Default 4.
+    pub cpu_per_gpu: Opt<CpuText>,
+    /// Philly: memory per GPU. Default 32Gi.
+    pub memory_per_gpu: Opt<MemoryText>,
+    /// Checkpoint interval (> 0). Default: never.
+    pub checkpoint_interval: Opt<DurationText>,
+    /// Checkpoint cost. Default 0s.
+    pub checkpoint_cost: Opt<DurationText>,
+    /// Restart overhead. Default 0s.
+    pub restart_overhead: Opt<DurationText>,
+    /// Backoff limit. Default 6.
+    pub backoff_limit: Opt<i64>,
+    /// Pod priority. Default 0.
+    pub priority: Opt<i64>,
+}
+
+/// Failures.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawFailures {
+    /// Failures at fixed times.
+    pub scheduled: Option<Vec<Sp<RawScheduledFailure>>>,
+    /// Independent exponential failures.
+    pub random: Opt<RawRandom>,
+}
+
+/// A failure at a fixed time; exactly one of `node`, `gpu`, `pool`, `zone`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend(
+    "required" = ["at"],
+    "oneOf" = [
+        {"required": ["node"]}, {"required": ["gpu"]}, {"required": ["pool"]}, {"required": ["zone"]}
+    ]
+))]
+pub(crate) struct RawScheduledFailure {
+    /// When it happens.
+    pub at: Opt<DurationText>,
+    /// A node name (`<pool>-<index>`).
+    pub node: Opt<String>,
+    /// One GPU of a node.
+    pub gpu: Opt<RawGpuTarget>,
+    /// Every node of a pool.
+    pub pool: Opt<String>,
+    /// Every node of a zone.
+    pub zone: Opt<String>,
+    /// Time until repaired. Default: never.
+    pub repair_after: Opt<DurationText>,
+}
+
+/// One GPU of one node.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["node", "index"]))]
+pub(crate) struct RawGpuTarget {
+    /// Node name.
+    pub node: Opt<String>,
+    /// Device index (0-based).
+    pub index: Opt<i64>,
+}
+
+/// Independent exponential failures of nodes and GPUs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["repairTime"]))]
+pub(crate) struct RawRandom {
+    /// Mean time between non-GPU failures of one node. Default: none.
+    pub node_mtbf: Opt<DurationText>,
+    /// Mean time between failures of one GPU. Default: none.
+    pub gpu_mtbf: Opt<DurationText>,
+    /// Repair time distribution.
+    #[schemars(schema_with = "schema::duration_dist")]
+    pub repair_time: Opt<RawDist>,
+    /// Failures start after this time. Default 0s.
+    pub start: Opt<DurationText>,
+}
+
+/// A duration distribution; which fields apply depends on `kind`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawDist {
+    pub kind: Opt<String>,
+    pub value: Opt<DurationText>,
+    pub mean: Opt<DurationText>,
+    pub min: Opt<DurationText>,
+    pub max: Opt<DurationText>,
+    pub median: Opt<DurationText>,
+    pub p95: Opt<DurationText>,
+}
+
+/// The schema of a string with a fixed set of values (used by [`crate::schema`]).
+pub(crate) fn string_enum(values: &[&str], description: &str) -> Schema {
+    json_schema!({ "type": "string", "enum": values, "description": description })
+}
