@@ -48,7 +48,9 @@ impl TargetWorkload {
         for p in pods {
             let mut models = p.gpu_models.clone();
             models.sort_unstable();
-            *counts.entry((p.request.cpu_milli, p.request.gpu, models)).or_default() += 1;
+            *counts
+                .entry((p.request.cpu_milli, p.request.gpu, models))
+                .or_default() += 1;
             total += 1;
         }
         if total == 0 {
@@ -56,7 +58,7 @@ impl TargetWorkload {
         }
         let mut sorted: Vec<_> = counts.into_iter().collect();
         // Stable sort keeps BTreeMap (spec) order among equal counts.
-        sorted.sort_by(|a, b| b.1.cmp(&a.1));
+        sorted.sort_by_key(|s| std::cmp::Reverse(s.1));
         let mut kept = Vec::new();
         let mut covered = 0u64;
         for (spec, count) in sorted {
@@ -104,7 +106,11 @@ pub fn fragment_for(
     let cpu_fits = cpu_free >= m.cpu_milli;
     if gpu_fits && cpu_fits {
         // q3_satisfied: only slivers smaller than the request are unusable.
-        gpu_free.iter().filter(|&&f| f < m.gpu.milli).map(|&f| f as u64).sum()
+        gpu_free
+            .iter()
+            .filter(|&&f| f < m.gpu.milli)
+            .map(|&f| f as u64)
+            .sum()
     } else {
         total
     }
@@ -145,7 +151,11 @@ pub struct Fragmentation {
 impl Fragmentation {
     /// Fragmentation ratio `F / free` (0 when nothing is free).
     pub fn ratio(&self) -> f64 {
-        if self.free_milli == 0 { 0.0 } else { self.amount_milli / self.free_milli as f64 }
+        if self.free_milli == 0 {
+            0.0
+        } else {
+            self.amount_milli / self.free_milli as f64
+        }
     }
 }
 

@@ -142,7 +142,11 @@ impl SchedulerConfig {
         let kube = policy.is_kube_profile();
         SchedulerConfig {
             policy,
-            tie_break: if kube { TieBreak::Random } else { TieBreak::NodeName },
+            tie_break: if kube {
+                TieBreak::Random
+            } else {
+                TieBreak::NodeName
+            },
             percentage_of_nodes_to_score: if kube { None } else { Some(100) },
             weights: ResourceWeights {
                 cpu: 1,
@@ -185,6 +189,12 @@ pub trait NodeScorer: Send + Sync {
     /// Random policy draws its node here. The default does nothing.
     fn prescore(&mut self, _feasible: &[NodeId], _rng: &mut dyn Rng) {}
 
+    /// Called once per scheduling attempt, after PreScore and before any `score`, with the
+    /// context the scores of this attempt will see. Policies may precompute here what does not
+    /// depend on the node (FGD compiles the target workload). The default does nothing; a
+    /// scorer must still give correct scores when it was not called.
+    fn prepare(&mut self, _ctx: &ScoreContext<'_>, _pod: &PodSpec) {}
+
     /// Scores `node` (id `id`) for `pod`.
     fn score(&self, ctx: &ScoreContext<'_>, id: NodeId, node: &Node, pod: &PodSpec) -> NodeScore;
 
@@ -216,7 +226,7 @@ pub fn scorer_for(kind: PolicyKind) -> Box<dyn NodeScorer> {
         PolicyKind::GpuClustering => Box::new(GpuClustering),
         PolicyKind::GpuPacking => Box::new(GpuPacking),
         PolicyKind::BestFit => Box::new(BestFit),
-        PolicyKind::Fgd => Box::new(Fgd),
+        PolicyKind::Fgd => Box::new(Fgd::default()),
     }
 }
 
@@ -261,11 +271,21 @@ impl std::fmt::Display for Unschedulable {
         write!(f, "0/{} nodes are available", self.nodes)?;
         let mut first = true;
         for (reason, count) in &self.reasons {
-            write!(f, "{} {} {}", if first { ":" } else { "," }, count, reason.message())?;
+            write!(
+                f,
+                "{} {} {}",
+                if first { ":" } else { "," },
+                count,
+                reason.message()
+            )?;
             first = false;
         }
         if self.gang_size > 1 {
-            write!(f, " (gang: {}/{} pods placeable)", self.placed, self.gang_size)?;
+            write!(
+                f,
+                " (gang: {}/{} pods placeable)",
+                self.placed, self.gang_size
+            )?;
         }
         Ok(())
     }
@@ -274,7 +294,10 @@ impl std::fmt::Display for Unschedulable {
 impl Unschedulable {
     /// The most frequent rejection reason, for summaries ("insufficient nvidia.com/gpu").
     pub fn main_reason(&self) -> Option<Unfit> {
-        self.reasons.iter().max_by_key(|(r, c)| (**c, std::cmp::Reverse(**r))).map(|(r, _)| *r)
+        self.reasons
+            .iter()
+            .max_by_key(|(r, c)| (**c, std::cmp::Reverse(**r)))
+            .map(|(r, _)| *r)
     }
 }
 
@@ -363,7 +386,11 @@ impl Scheduler {
             num_feasible_nodes_to_find(n as u32, self.config.percentage_of_nodes_to_score) as usize;
         self.feasible.clear();
         let mut reasons: BTreeMap<Unfit, u32> = BTreeMap::new();
-        let start = if n == 0 { 0 } else { self.next_start_node_index % n };
+        let start = if n == 0 {
+            0
+        } else {
+            self.next_start_node_index % n
+        };
         let mut examined = 0usize;
         for k in 0..n {
             let i = (start + k) % n;
@@ -382,21 +409,39 @@ impl Scheduler {
             self.next_start_node_index = (start + examined) % n;
         }
         if self.feasible.is_empty() {
-            return Err(Unschedulable { nodes: n as u32, reasons, placed: 0, gang_size: 1 });
+            return Err(Unschedulable {
+                nodes: n as u32,
+                reasons,
+                placed: 0,
+                gang_size: 1,
+            });
         }
         // Score in node-id order so that scorers with side effects see a stable order.
         self.feasible.sort_unstable();
         self.scorer.prescore(&self.feasible, rng);
-        let ctx = ScoreContext { cluster, workload: &self.workload, weights: self.config.weights };
+        let ctx = ScoreContext {
+            cluster,
+            workload: &self.workload,
+            weights: self.config.weights,
+        };
+        self.scorer.prepare(&ctx, pod);
         self.scores.clear();
         self.raw.clear();
         for &id in &self.feasible {
-            let s = self.scorer.score(&ctx, id, &cluster.nodes[id.0 as usize], pod);
+            let s = self
+                .scorer
+                .score(&ctx, id, &cluster.nodes[id.0 as usize], pod);
             self.raw.push(s.score);
             self.scores.push(s);
         }
         self.scorer.normalize(&mut self.raw);
-        let best = select_host(&self.feasible, &self.raw, cluster, self.config.tie_break, rng);
+        let best = select_host(
+            &self.feasible,
+            &self.raw,
+            cluster,
+            self.config.tie_break,
+            rng,
+        );
         let node = &cluster.nodes[self.feasible[best].0 as usize];
         let devices = self
             .scorer
@@ -457,7 +502,11 @@ impl Scheduler {
                         u.reasons.insert(Unfit::Gpu, 1);
                         return Err(self.fail_gang(cluster, u, binds, pods.len(), hold_partial));
                     }
-                    binds.push(Bind { pod: p.pod, node, devices });
+                    binds.push(Bind {
+                        pod: p.pod,
+                        node,
+                        devices,
+                    });
                 }
                 Err(u) => return Err(self.fail_gang(cluster, u, binds, pods.len(), hold_partial)),
             }
@@ -504,7 +553,8 @@ impl Scheduler {
         now_us: u64,
     ) -> Option<Preemption> {
         let mut victims: Vec<(NodeId, BoundPod)> = Vec::new();
-        let mut assumed: Vec<(NodeId, PodId)> = Vec::new();
+        // Nodes as they were before this call first touched them, restored at the end.
+        let mut saved: Vec<(NodeId, Node)> = Vec::new();
         let mut nominated = Vec::new();
         let mut ok = true;
         for p in pods {
@@ -535,6 +585,9 @@ impl Scheduler {
                 ok = false;
                 break;
             };
+            if !saved.iter().any(|(id, _)| *id == node) {
+                saved.push((node, cluster.nodes[node.0 as usize].clone()));
+            }
             for v in vs {
                 if cluster.unbind(node, v.pod).is_ok() {
                     victims.push((node, v));
@@ -557,15 +610,12 @@ impl Scheduler {
                 ok = false;
                 break;
             }
-            assumed.push((node, p.pod));
             nominated.push(node);
         }
-        // Roll back: remove assumed preemptor pods, re-add victims in reverse order.
-        for (node, pod) in assumed.iter().rev() {
-            let _ = cluster.unbind(*node, *pod);
-        }
-        for (node, v) in victims.iter().rev() {
-            let _ = cluster.bind(*node, v.clone());
+        // Roll back by restoring the touched nodes: unbinding the assumed pods and binding the
+        // victims again would leave `Node::pods` in a different order.
+        for (node, n) in saved {
+            cluster.nodes[node.0 as usize] = n;
         }
         if !ok || victims.is_empty() {
             return None;
@@ -588,11 +638,19 @@ struct VictimKey {
 }
 
 impl VictimKey {
-    const NONE: VictimKey =
-        VictimKey { highest_priority: i64::MIN, priority_sum: 0, count: 0, neg_latest_start: 0 };
+    const NONE: VictimKey = VictimKey {
+        highest_priority: i64::MIN,
+        priority_sum: 0,
+        count: 0,
+        neg_latest_start: 0,
+    };
 
     fn of(victims: &[BoundPod]) -> Self {
-        let highest = victims.iter().map(|v| v.priority as i64).max().unwrap_or(i64::MIN);
+        let highest = victims
+            .iter()
+            .map(|v| v.priority as i64)
+            .max()
+            .unwrap_or(i64::MIN);
         let latest = victims
             .iter()
             .filter(|v| v.priority as i64 == highest)
@@ -614,8 +672,12 @@ impl VictimKey {
 /// with all lower-priority pods gone.
 fn select_victims_on_node(node: &Node, pod: &PodSpec, priority: i32) -> Option<Vec<BoundPod>> {
     let mut trial = node.clone();
-    let mut candidates: Vec<BoundPod> =
-        node.pods.iter().filter(|b| b.priority < priority).cloned().collect();
+    let mut candidates: Vec<BoundPod> = node
+        .pods
+        .iter()
+        .filter(|b| b.priority < priority)
+        .cloned()
+        .collect();
     if candidates.is_empty() {
         return None;
     }
@@ -624,7 +686,11 @@ fn select_victims_on_node(node: &Node, pod: &PodSpec, priority: i32) -> Option<V
     }
     trial.fits_resources(&pod.request).ok()?;
     // Most important first: higher priority, then earlier start.
-    candidates.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.bound_at_us.cmp(&b.bound_at_us)));
+    candidates.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(a.bound_at_us.cmp(&b.bound_at_us))
+    });
     let mut victims = Vec::new();
     for c in candidates {
         reacquire(&mut trial, &c);
