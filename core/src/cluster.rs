@@ -183,7 +183,10 @@ impl Node {
 
     /// Number of fully free GPU devices.
     pub fn gpus_fully_free(&self) -> u32 {
-        self.gpu_free.iter().filter(|&&f| f == MILLI_PER_GPU).count() as u32
+        self.gpu_free
+            .iter()
+            .filter(|&&f| f == MILLI_PER_GPU)
+            .count() as u32
     }
 
     /// True when some pod holds part of some GPU.
@@ -214,7 +217,10 @@ impl Node {
             return Err(Unfit::Unschedulable);
         }
         if !pod.node_selector.is_empty()
-            && !pod.node_selector.iter().all(|(k, v)| self.labels.get(k) == Some(v))
+            && !pod
+                .node_selector
+                .iter()
+                .all(|(k, v)| self.labels.get(k) == Some(v))
         {
             return Err(Unfit::NodeSelector);
         }
@@ -362,7 +368,10 @@ impl Cluster {
 
     /// Looks up an interned GPU model by name.
     pub fn model(&self, name: &str) -> Option<GpuModel> {
-        self.gpu_models.iter().position(|m| m == name).map(|i| GpuModel(i as u16))
+        self.gpu_models
+            .iter()
+            .position(|m| m == name)
+            .map(|i| GpuModel(i as u16))
     }
 
     /// The node with id `id`.
@@ -370,7 +379,9 @@ impl Cluster {
     /// # Errors
     /// [`ClusterError::NoSuchNode`] when `id` is out of range.
     pub fn node(&self, id: NodeId) -> Result<&Node, ClusterError> {
-        self.nodes.get(id.0 as usize).ok_or(ClusterError::NoSuchNode(id))
+        self.nodes
+            .get(id.0 as usize)
+            .ok_or(ClusterError::NoSuchNode(id))
     }
 
     /// Mutable access to node `id`.
@@ -378,7 +389,9 @@ impl Cluster {
     /// # Errors
     /// [`ClusterError::NoSuchNode`] when `id` is out of range.
     pub fn node_mut(&mut self, id: NodeId) -> Result<&mut Node, ClusterError> {
-        self.nodes.get_mut(id.0 as usize).ok_or(ClusterError::NoSuchNode(id))
+        self.nodes
+            .get_mut(id.0 as usize)
+            .ok_or(ClusterError::NoSuchNode(id))
     }
 
     /// Total GPU capacity in milli-GPU over all nodes.
@@ -396,7 +409,11 @@ impl Cluster {
     pub fn bind(&mut self, node: NodeId, bound: BoundPod) -> Result<(), ClusterError> {
         let n = self.node_mut(node)?;
         let r = bound.request;
-        let err = |reason| ClusterError::DoesNotFit { pod: bound.pod, node, reason };
+        let err = |reason| ClusterError::DoesNotFit {
+            pod: bound.pod,
+            node,
+            reason,
+        };
         if r.cpu_milli > n.cpu_free {
             return Err(err(Unfit::Cpu));
         }

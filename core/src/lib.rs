@@ -48,8 +48,8 @@ pub use cluster::{
 pub use frag::{Fragmentation, TargetWorkload, TypicalPod};
 pub use ids::{GpuModel, GroupId, NodeId, PodId, PoolId};
 pub use policy::scheduler::{
-    Bind, NodeScore, NodeScorer, PendingPod, PolicyKind, Preemption, ResourceWeights,
-    ScoreContext, Scheduler, SchedulerConfig, TieBreak, Unschedulable,
+    Bind, NodeScore, NodeScorer, PendingPod, PolicyKind, Preemption, ResourceWeights, Scheduler,
+    SchedulerConfig, ScoreContext, TieBreak, Unschedulable,
 };
 pub use resources::{DeviceSet, GpuRequest, MILLI_PER_GPU, PodRequest};
 pub use time::{SimDuration, SimTime};

@@ -35,7 +35,10 @@ impl GpuRequest {
         if count == 0 {
             Self::NONE
         } else {
-            GpuRequest { count, milli: MILLI_PER_GPU }
+            GpuRequest {
+                count,
+                milli: MILLI_PER_GPU,
+            }
         }
     }
 
@@ -77,7 +80,9 @@ pub struct PodRequest {
 }
 
 /// A set of GPU device indices on one node, as a bit mask (bit `i` = device `i`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 pub struct DeviceSet(pub u64);
 
 impl DeviceSet {

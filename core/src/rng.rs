@@ -39,6 +39,7 @@ impl SplitMix64 {
     }
 
     /// The next 64-bit output.
+    #[allow(clippy::should_implement_trait)] // an infinite stream, not an iterator
     pub fn next(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;

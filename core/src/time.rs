@@ -65,7 +65,11 @@ impl SimDuration {
             return SimDuration::ZERO;
         }
         let us = (s * MICROS_PER_SEC as f64).round();
-        if us >= u64::MAX as f64 { SimDuration(u64::MAX) } else { SimDuration(us as u64) }
+        if us >= u64::MAX as f64 {
+            SimDuration(u64::MAX)
+        } else {
+            SimDuration(us as u64)
+        }
     }
 
     /// Length in seconds, as a float (for reports and distributions).
@@ -94,7 +98,11 @@ impl std::fmt::Display for SimDuration {
             return write!(f, "0s");
         }
         if us < MICROS_PER_SEC {
-            return if us % 1000 == 0 { write!(f, "{}ms", us / 1000) } else { write!(f, "{us}us") };
+            return if us.is_multiple_of(1000) {
+                write!(f, "{}ms", us / 1000)
+            } else {
+                write!(f, "{us}us")
+            };
         }
         let secs = us / MICROS_PER_SEC;
         let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
