@@ -635,6 +635,20 @@ fn fgd_device_choice_for_a_sharing_pod_differs_from_best_fit() {
     // Devices with equal shares give equal scores: the lowest index wins.
     let c = cluster(vec![node("a", 32000, 65536, &[400, 1000, 1000])]);
     assert_eq!(place_with(PolicyKind::Fgd, &c, &p, w), (0, devices(&[1])));
+    // Equal integer scores from different Δ: the lowest index still wins.
+    // M = {400 m share: 0.5, 1 GPU: 0.5}; pod 150 m on [450, 400] (F = 0.5·850 = 425):
+    //   device 0 → [300, 400]: F = 0.5·300 + 0.5·700 = 500, Δ = −75 → ⌊48.1⌋ = 48;
+    //   device 1 → [450, 250]: F = 0.5·250 + 0.5·700 = 475, Δ = −50 → ⌊48.75⌋ = 48.
+    let w = TargetWorkload {
+        specs: vec![
+            spec(0, GpuRequest::shared(400), 0.5),
+            spec(0, GpuRequest::whole(1), 0.5),
+        ],
+    };
+    let c = cluster(vec![node("a", 32000, 65536, &[450, 400])]);
+    let p = pod(1000, 1024, GpuRequest::shared(150));
+    assert_eq!(scores_with(PolicyKind::Fgd, weights, &c, &p, &w), vec![48]);
+    assert_eq!(place_with(PolicyKind::Fgd, &c, &p, w), (0, devices(&[0])));
 }
 
 #[test]
