@@ -137,20 +137,31 @@ impl fmt::Display for DiagnosticList<'_> {
     }
 }
 
-/// Levenshtein distance between two short strings (for "did you mean" suggestions).
+/// Edit distance between two short strings counting insertions, deletions, substitutions and
+/// swaps of adjacent characters (optimal string alignment), for "did you mean" suggestions.
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// The candidate closest to `word` if it is close enough to be a likely typo.
@@ -190,5 +201,7 @@ mod tests {
         assert_eq!(closest("nodez", &["name", "nodes"]), Some("nodes"));
         assert_eq!(closest("bin-pack", &["binpack", "fgd"]), Some("binpack"));
         assert_eq!(closest("zzz", &["binpack", "fgd"]), None);
+        assert_eq!(closest("fdg", &["binpack", "fgd"]), Some("fgd"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

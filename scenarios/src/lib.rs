@@ -157,6 +157,24 @@ fn load_inner(text: &str, origin: &str, source: String) -> Result<Scenario, Scen
     let raw: raw::RawScenario = serde_saphyr::from_str(text).map_err(|e| ScenarioError::Parse {
         diagnostics: vec![parse_diagnostic(&e, origin, text)],
     })?;
+    if raw.api_version.is_none()
+        && raw.kind.is_none()
+        && raw.metadata.is_none()
+        && raw.spec.is_none()
+    {
+        let d = validate::Checker::new(origin, text).diagnostic(
+            raw::Pos { line: 1, column: 1 },
+            "empty-file",
+            "the file holds no scenario".into(),
+            Some(format!(
+                "a scenario starts with `apiVersion: {API_VERSION}` and `kind: Scenario`; see \
+                 `drydock schema` or the built-in scenarios for examples"
+            )),
+        );
+        return Err(ScenarioError::Invalid {
+            diagnostics: vec![d],
+        });
+    }
     validate::validate(raw, origin, text, source)
         .map_err(|diagnostics| ScenarioError::Invalid { diagnostics })
 }
@@ -176,12 +194,11 @@ fn parse_diagnostic(err: &serde_saphyr::Error, file: &str, text: &str) -> Diagno
             column: usize::try_from(l.column()).unwrap_or(0),
         })
         .unwrap_or_default();
-    let token = token_at(text, pos);
-    let found = || {
-        token
-            .as_ref()
-            .map(|t| format!(", found `{t}`"))
-            .unwrap_or_default()
+    let found = || match token_at(text, pos) {
+        Some(t) if t.starts_with('{') => ", found a mapping".to_string(),
+        Some(t) if t.starts_with('[') => ", found a list".to_string(),
+        Some(t) => format!(", found `{t}`"),
+        None => String::new(),
     };
     let type_hint = "check the value's type; quote text that looks like a number or a boolean";
     let (rule, message, hint): (&str, String, Option<String>) = match inner {
@@ -232,16 +249,16 @@ fn parse_diagnostic(err: &serde_saphyr::Error, file: &str, text: &str) -> Diagno
             Some(type_hint.into()),
         ),
         Error::Unexpected { expected, .. } => {
-            let what = match *expected {
-                "sequence start" => "a list",
-                "mapping start" => "a mapping (`key: value` pairs)",
-                "string scalar" => "a string",
-                other => other,
+            let (what, hint) = match *expected {
+                "sequence start" => ("a list", "write a list: one `- item` per line, or `[a, b]`"),
+                "mapping start" => ("a mapping", "write `key: value` pairs, or `{key: value}`"),
+                "string scalar" => ("a string", type_hint),
+                other => (other, type_hint),
             };
             (
                 "invalid-type",
                 format!("expected {what}{}", found()),
-                Some(type_hint.into()),
+                Some(hint.into()),
             )
         }
         Error::NullIntoString { .. } => (

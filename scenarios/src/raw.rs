@@ -90,7 +90,7 @@ impl Visitor<'_> for ScalarText {
 }
 
 macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, $expecting:literal, $schema:path) => {
+    ($(#[$doc:meta])* $name:ident, $schema_name:literal, $expecting:literal, $schema:path) => {
         $(#[$doc])*
         #[derive(Debug, Clone)]
         pub(crate) struct $name(pub String);
@@ -103,7 +103,7 @@ macro_rules! text_type {
 
         impl JsonSchema for $name {
             fn schema_name() -> Cow<'static, str> {
-                stringify!($name).into()
+                $schema_name.into()
             }
             fn json_schema(generator: &mut SchemaGenerator) -> Schema {
                 $schema(generator)
@@ -115,18 +115,21 @@ macro_rules! text_type {
 text_type!(
     /// A duration as written (`90s`, `5m`, `1h30m`, or an integer number of seconds).
     DurationText,
+    "Duration",
     "a duration like 90s, 5m or 2h",
     schema::duration
 );
 text_type!(
     /// A CPU quantity as written (`"96"`, `500m`, `2.5`).
     CpuText,
+    "Cpu",
     "a CPU quantity like \"2\", \"2.5\" or \"500m\"",
     schema::cpu
 );
 text_type!(
     /// A memory quantity as written (`16Gi`, `512Mi`, `1G`, or bytes).
     MemoryText,
+    "Memory",
     "a memory quantity like 512Mi or 16Gi",
     schema::memory
 );
@@ -158,6 +161,7 @@ pub(crate) struct RawScenario {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(extend("required" = ["name"]))]
+#[schemars(rename = "Metadata")]
 pub(crate) struct RawMetadata {
     /// Scenario name (shown in reports).
     pub name: Opt<String>,
@@ -169,6 +173,7 @@ pub(crate) struct RawMetadata {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(extend("required" = ["cluster"]))]
+#[schemars(rename = "Spec")]
 pub(crate) struct RawSpec {
     /// Master seed of every random stream (overridden by `--seed`). Default 1.
     pub seed: Opt<u64>,
@@ -194,6 +199,7 @@ pub(crate) struct RawSpec {
 /// The cluster: at least one pool or a node trace.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Cluster")]
 pub(crate) struct RawCluster {
     /// Node pools. Nodes are named `<pool>-<index>`, the index zero-padded to the width of
     /// the largest index.
@@ -206,14 +212,17 @@ pub(crate) struct RawCluster {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(extend("required" = ["name", "nodes", "cpu", "memory"]))]
+#[schemars(rename = "Pool")]
 pub(crate) struct RawPool {
     /// Unique pool name (lowercase letters, digits, `-` and `.`).
     pub name: Opt<String>,
     /// Number of nodes (0 or more).
+    #[schemars(range(min = 0, max = 1_000_000))]
     pub nodes: Opt<i64>,
     /// GPU model (for example `A100`); required when `gpusPerNode` > 0.
     pub gpu_model: Opt<String>,
     /// GPUs per node (0–64). Default 0.
+    #[schemars(range(min = 0, max = 64))]
     pub gpus_per_node: Opt<i64>,
     /// Memory per GPU device (reported only). Default 0.
     pub gpu_memory: Opt<MemoryText>,
@@ -222,6 +231,7 @@ pub(crate) struct RawPool {
     /// Allocatable memory per node (`1Ti`, `512Gi`).
     pub memory: Opt<MemoryText>,
     /// Price in dollars per node-hour. Default 0.
+    #[schemars(range(min = 0))]
     pub price_per_node_hour: Opt<f64>,
     /// Extra node labels.
     pub labels: Opt<BTreeMap<String, String>>,
@@ -235,6 +245,7 @@ pub(crate) struct RawPool {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(extend("required" = ["key", "effect"]))]
+#[schemars(rename = "Taint")]
 pub(crate) struct RawTaint {
     /// Key.
     pub key: Opt<String>,
@@ -248,16 +259,19 @@ pub(crate) struct RawTaint {
 /// A pod toleration.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Toleration")]
 pub(crate) struct RawToleration {
     /// Taint key; absent with `operator: Exists` tolerates every taint.
     pub key: Opt<String>,
     /// `Equal` (default) or `Exists`.
     #[schemars(schema_with = "schema::toleration_operator")]
+    #[serde(default)]
     pub operator: Opt<String>,
     /// Value compared by `Equal`.
     pub value: Opt<String>,
     /// Effect to match; absent matches all.
     #[schemars(schema_with = "schema::taint_effect")]
+    #[serde(default)]
     pub effect: Opt<String>,
 }
 
@@ -265,28 +279,35 @@ pub(crate) struct RawToleration {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(extend("required" = ["path"]))]
+#[schemars(rename = "NodeTrace")]
 pub(crate) struct RawNodeTrace {
     /// Path relative to the data directory.
     pub path: Opt<String>,
     /// Dollars per GPU-hour for GPU nodes. Default 0.
+    #[schemars(range(min = 0))]
     pub price_per_gpu_hour: Opt<f64>,
     /// Dollars per node-hour for CPU-only nodes. Default 0.
+    #[schemars(range(min = 0))]
     pub cpu_node_price_per_hour: Opt<f64>,
 }
 
 /// Scheduler settings.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Scheduler")]
 pub(crate) struct RawScheduler {
     /// Placement policy. Default `kube-default`.
     #[schemars(schema_with = "schema::policy")]
+    #[serde(default)]
     pub policy: Opt<String>,
     /// Tie-break between equal top scores. Default: `random` for `kube-default` and
     /// `binpack`, `node-name` for the others.
     #[schemars(schema_with = "schema::tie_break")]
+    #[serde(default)]
     pub tie_break: Opt<String>,
     /// Percentage of feasible nodes to score (0–100; 0 = upstream's adaptive rule). Default:
     /// adaptive for `kube-default` and `binpack`, 100 for the others.
+    #[schemars(range(min = 0, max = 100))]
     pub percentage_of_nodes_to_score: Opt<i64>,
     /// NodeResourcesFit weights. Default cpu 1, memory 1, `nvidia.com/gpu` 0 (1 for binpack).
     pub scoring_weights: Opt<RawWeights>,
@@ -299,36 +320,44 @@ pub(crate) struct RawScheduler {
     /// Gang scheduling settings.
     pub gang: Opt<RawGang>,
     /// FGD target-workload popularity threshold (0–1]. Default 0.95.
+    #[schemars(range(min = 0, max = 1))]
     pub popularity_threshold: Opt<f64>,
 }
 
 /// NodeResourcesFit resource weights (0–100 each).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Weights")]
 pub(crate) struct RawWeights {
     /// Weight of cpu.
+    #[schemars(range(min = 0, max = 100))]
     pub cpu: Opt<i64>,
     /// Weight of memory.
+    #[schemars(range(min = 0, max = 100))]
     pub memory: Opt<i64>,
     /// Weight of GPUs.
     #[serde(rename = "nvidia.com/gpu")]
+    #[schemars(range(min = 0, max = 100))]
     pub gpu: Opt<i64>,
 }
 
 /// Gang (PodGroup) scheduling.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Gang")]
 pub(crate) struct RawGang {
     /// How long an incomplete gang may wait. Default 60s.
     pub schedule_timeout: Opt<DurationText>,
     /// `all-or-nothing` (default) or `permit-wait`.
     #[schemars(schema_with = "schema::gang_mode")]
+    #[serde(default)]
     pub mode: Opt<String>,
 }
 
 /// Node lifecycle controller timings.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "NodeLifecycle")]
 pub(crate) struct RawNodeLifecycle {
     /// Default 50s.
     pub node_monitor_grace_period: Opt<DurationText>,
@@ -342,18 +371,22 @@ pub(crate) struct RawNodeLifecycle {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(extend("required" = ["name", "work"]))]
+#[schemars(rename = "Training")]
 pub(crate) struct RawTraining {
     /// Unique job name; copies are named `<name>-<k>`.
     pub name: Opt<String>,
     /// Arrival of the first copy. Default 0s.
     pub arrival: Opt<DurationText>,
     /// Number of copies (1 or more). Default 1.
+    #[schemars(range(min = 1, max = 1_000_000))]
     pub count: Opt<i64>,
     /// Time between copies' arrivals. Default 0s.
     pub interval: Opt<DurationText>,
     /// Gang size (1 or more). Default 1.
+    #[schemars(range(min = 1, max = 100_000))]
     pub workers: Opt<i64>,
     /// Whole GPUs per worker (0–64). Default 1.
+    #[schemars(range(min = 0, max = 64))]
     pub gpus_per_worker: Opt<i64>,
     /// CPU per worker. Default 1.
     pub cpu: Opt<CpuText>,
@@ -374,8 +407,10 @@ pub(crate) struct RawTraining {
     /// Time from all workers bound to progress. Default 0s.
     pub restart_overhead: Opt<DurationText>,
     /// Restarts allowed before the job fails. Default 6.
+    #[schemars(range(min = 0, max = 4_294_967_295_i64))]
     pub backoff_limit: Opt<i64>,
     /// Pod priority. Default 0.
+    #[schemars(range(min = -2_147_483_648_i64, max = 2_147_483_647))]
     pub priority: Opt<i64>,
 }
 
@@ -383,6 +418,7 @@ pub(crate) struct RawTraining {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(extend("required" = ["format", "path"]))]
+#[schemars(rename = "Trace")]
 pub(crate) struct RawTrace {
     /// `alibaba-openb` or `philly`.
     #[schemars(schema_with = "schema::trace_format")]
@@ -391,24 +427,30 @@ pub(crate) struct RawTrace {
     pub path: Opt<String>,
     /// `replay` (default) or `arrivals-only`.
     #[schemars(schema_with = "schema::trace_mode")]
+    #[serde(default)]
     pub mode: Opt<String>,
     /// Keep records submitted at or after this trace time. Default 0s.
     pub start: Opt<DurationText>,
     /// Keep records submitted before this trace time. Default: no end.
     pub end: Opt<DurationText>,
     /// Keep at most this many records. Default: all.
+    #[schemars(range(min = 1))]
     pub limit: Opt<i64>,
     /// Keep each record with this probability (0–1]. Default 1.
+    #[schemars(range(min = 0, max = 1))]
     pub sample: Opt<f64>,
     /// Multiplies inter-arrival times and durations (> 0). Default 1.
+    #[schemars(range(min = 0))]
     pub time_scale: Opt<f64>,
     /// Arrivals-only: shuffle pods with the seed. Default true in arrivals-only mode.
     pub shuffle: Opt<bool>,
     /// Arrivals-only: resample until GPU requests reach this fraction of capacity (> 0).
+    #[schemars(range(min = 0))]
     pub inflate_to: Opt<f64>,
     /// Arrivals-only: time between arrivals. Default 1s.
     pub inter_arrival: Opt<DurationText>,
     /// Philly: GPUs per worker pod (1–64). Default 8.
+    #[schemars(range(min = 1, max = 64))]
     pub gpus_per_worker: Opt<i64>,
     /// Philly: CPU per GPU. Default 4.
     pub cpu_per_gpu: Opt<CpuText>,
@@ -421,14 +463,17 @@ pub(crate) struct RawTrace {
     /// Restart overhead. Default 0s.
     pub restart_overhead: Opt<DurationText>,
     /// Backoff limit. Default 6.
+    #[schemars(range(min = 0, max = 4_294_967_295_i64))]
     pub backoff_limit: Opt<i64>,
     /// Pod priority. Default 0.
+    #[schemars(range(min = -2_147_483_648_i64, max = 2_147_483_647))]
     pub priority: Opt<i64>,
 }
 
 /// Failures.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Failures")]
 pub(crate) struct RawFailures {
     /// Failures at fixed times.
     pub scheduled: Option<Vec<Sp<RawScheduledFailure>>>,
@@ -445,6 +490,7 @@ pub(crate) struct RawFailures {
         {"required": ["node"]}, {"required": ["gpu"]}, {"required": ["pool"]}, {"required": ["zone"]}
     ]
 ))]
+#[schemars(rename = "ScheduledFailure")]
 pub(crate) struct RawScheduledFailure {
     /// When it happens.
     pub at: Opt<DurationText>,
@@ -464,10 +510,12 @@ pub(crate) struct RawScheduledFailure {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(extend("required" = ["node", "index"]))]
+#[schemars(rename = "GpuTarget")]
 pub(crate) struct RawGpuTarget {
     /// Node name.
     pub node: Opt<String>,
     /// Device index (0-based).
+    #[schemars(range(min = 0, max = 63))]
     pub index: Opt<i64>,
 }
 
@@ -475,6 +523,7 @@ pub(crate) struct RawGpuTarget {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(extend("required" = ["repairTime"]))]
+#[schemars(rename = "Random")]
 pub(crate) struct RawRandom {
     /// Mean time between non-GPU failures of one node. Default: none.
     pub node_mtbf: Opt<DurationText>,

@@ -15,7 +15,44 @@ use crate::raw::{RawScenario, string_enum};
 pub fn json_schema() -> serde_json::Value {
     let generator = SchemaSettings::draft2020_12().into_generator();
     let schema = generator.into_root_schema_for::<RawScenario>();
-    schema.to_value()
+    let mut value = schema.to_value();
+    strip_null(&mut value);
+    value
+}
+
+/// Removes the `null` alternatives schemars adds for `Option` fields: the loader treats an
+/// explicit null like an absent key, so allowing it would only hide a missing value.
+fn strip_null(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(map) = v else {
+        if let Value::Array(items) = v {
+            items.iter_mut().for_each(strip_null);
+        }
+        return;
+    };
+    if let Some(Value::Array(types)) = map.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types.remove(0);
+            map.insert("type".into(), only);
+        }
+    }
+    if let Some(Value::Array(alts)) = map.get("anyOf") {
+        let rest: Vec<Value> = alts
+            .iter()
+            .filter(|a| a.get("type") != Some(&Value::from("null")))
+            .cloned()
+            .collect();
+        if rest.len() == 1 && rest.len() < alts.len() {
+            map.remove("anyOf");
+            if let Some(Value::Object(inner)) = rest.into_iter().next() {
+                for (k, val) in inner {
+                    map.entry(k).or_insert(val);
+                }
+            }
+        }
+    }
+    map.values_mut().for_each(strip_null);
 }
 
 pub(crate) fn duration(_: &mut SchemaGenerator) -> Schema {
@@ -25,7 +62,7 @@ pub(crate) fn duration(_: &mut SchemaGenerator) -> Schema {
         "anyOf": [
             {
                 "type": "string",
-                "pattern": "^([0-9]+(\\.[0-9]+)?(us|µs|ms|s|m|h|d))+$|^[0-9]+(\\.[0-9]+)?$",
+                "pattern": "^ *([0-9]+(\\.[0-9]+)? *(us|µs|ms|s|m|h|d) *)+$|^ *[0-9]+(\\.[0-9]+)? *$",
                 "examples": ["90s", "5m", "2h", "1h30m", "250ms", "30d"]
             },
             { "type": "integer", "minimum": 0 }
@@ -109,7 +146,9 @@ pub(crate) fn trace_mode(_: &mut SchemaGenerator) -> Schema {
 }
 
 pub(crate) fn duration_dist(generator: &mut SchemaGenerator) -> Schema {
-    let d = duration(generator).to_value();
+    let d = generator
+        .subschema_for::<crate::raw::DurationText>()
+        .to_value();
     let variant = |kind: &str, fields: &[&str]| {
         let mut props = serde_json::Map::new();
         props.insert("kind".into(), serde_json::json!({ "const": kind }));

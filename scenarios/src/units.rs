@@ -184,6 +184,7 @@ pub fn parse_cpu(text: &str) -> Result<u64, String> {
     }
     let s = s.strip_prefix('+').unwrap_or(s);
     let (num, suffix) = split_number(s);
+    let suffix = suffix.trim();
     let mult: u128 = match suffix {
         "" => 1000,
         "m" => 1,
@@ -226,6 +227,7 @@ pub fn parse_memory_mib(text: &str) -> Result<u64, String> {
     }
     let s = s.strip_prefix('+').unwrap_or(s);
     let (num, suffix) = split_number(s);
+    let suffix = suffix.trim();
     const KI: u128 = 1 << 10;
     let mult: u128 = match suffix {
         "" => 1,
@@ -293,6 +295,7 @@ mod tests {
             (" 30d ", 2_592_000_000_000),
             ("2.5", 2_500_000),
             ("1h 30m", 5_400_000_000),
+            ("1h 30m", 5_400_000_000),
         ];
         for (text, us) in cases {
             assert_eq!(parse_duration(text), Ok(SimDuration(us)), "{text}");
@@ -309,17 +312,21 @@ mod tests {
             "1h30",
             "h",
             "1..5s",
-            "5 m",
+            "5 hours",
             "1e3s",
             "99999999999999d",
         ] {
             let e = parse_duration(text);
             assert!(e.is_err(), "{text} parsed as {e:?}");
         }
-        assert!(parse_duration("-5m").unwrap_err().contains("negative"));
+        assert!(
+            parse_duration("-5m")
+                .expect_err("must fail")
+                .contains("negative")
+        );
         assert!(
             parse_duration("5x")
-                .unwrap_err()
+                .expect_err("must fail")
                 .contains("unknown duration unit `x`")
         );
     }
@@ -355,8 +362,16 @@ mod tests {
         assert_eq!(parse_memory_mib("0"), Ok(0));
         assert_eq!(parse_memory_mib("1.5Gi"), Ok(1_536));
         assert_eq!(parse_memory_mib("1024Ki"), Ok(1));
-        assert!(parse_memory_mib("512m").unwrap_err().contains("512Mi"));
-        assert!(parse_memory_mib("16GB").unwrap_err().contains("16Gi"));
+        assert!(
+            parse_memory_mib("512m")
+                .expect_err("must fail")
+                .contains("512Mi")
+        );
+        assert!(
+            parse_memory_mib("16GB")
+                .expect_err("must fail")
+                .contains("16Gi")
+        );
         for bad in ["", "-1Gi", "lots", "1Zi", "Gi"] {
             assert!(parse_memory_mib(bad).is_err(), "{bad}");
         }
