@@ -55,7 +55,7 @@ pub struct ClusterSpec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PoolSpec {
     /// Pool name (unique; nodes are named `<pool>-<index>`, index from 0, zero-padded to the
-    /// width of the largest index).
+    /// width of the largest index: use [`crate::node_name`]).
     pub name: String,
     /// Number of nodes.
     pub nodes: u32,
