@@ -1,1 +1,13 @@
-fn main(){}
+//! drydock's criterion benchmarks: one binary, one module per area (see BENCHMARKS.md).
+#![allow(missing_docs)]
+
+use criterion::criterion_main;
+
+#[path = "main/event_queue.rs"]
+mod event_queue;
+#[path = "main/stress.rs"]
+mod stress;
+#[path = "main/traces.rs"]
+mod traces;
+
+criterion_main!(event_queue::benches, stress::benches, traces::benches);

@@ -1,1 +1,66 @@
-fn main() {}
+//! `drydock`: a local-first simulator and testbed for ML workloads on Kubernetes.
+//!
+//! Subcommands live in [`cli`], one module each with an `Args` struct and a `cmd` function.
+//! Exit codes: 0 success, 1 failure, 2 bad input (usage, scenario, trace), 3 a scenario
+//! expectation failed.
+
+mod cli;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Local-first simulator and testbed for ML workloads on Kubernetes.
+///
+/// Runs GPU clusters with gang-scheduled training, failures and real public traces in virtual
+/// time, deterministically from a seed.
+#[derive(Parser, Debug)]
+#[command(name = "drydock", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario headless and print its report.
+    Run(cli::run::Args),
+    /// List the built-in scenarios.
+    List(cli::list::Args),
+    /// Check scenario files without running them.
+    Validate(cli::validate::Args),
+    /// Print the JSON Schema of scenario files (for editor completion).
+    Schema(cli::schema::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match &cli.command {
+        Command::Run(a) => cli::run::cmd(a),
+        Command::List(a) => cli::list::cmd(a),
+        Command::Validate(a) => cli::validate::cmd(a),
+        Command::Schema(a) => cli::schema::cmd(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", cli::render_error(&e));
+            ExitCode::from(cli::exit_code(&e))
+        }
+    }
+}
+
+/// One subscriber for the whole binary: compact, no wall-clock timestamps, to stderr,
+/// filtered by `RUST_LOG` (default `warn`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .without_time()
+        .compact()
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -303,6 +303,17 @@ pub enum Unfit {
 }
 
 impl Unfit {
+    /// Every reason, in declaration order (`Unfit::ALL[r as usize] == r`).
+    pub const ALL: [Unfit; 7] = [
+        Unfit::Unschedulable,
+        Unfit::NodeSelector,
+        Unfit::GpuModel,
+        Unfit::Taint,
+        Unfit::Cpu,
+        Unfit::Memory,
+        Unfit::Gpu,
+    ];
+
     /// The message kube-scheduler prints for this reason.
     pub fn message(&self) -> &'static str {
         match self {

@@ -1,1 +1,5 @@
+//! drydock's integration tests: one binary, one module per concern.
 
+mod cli;
+mod determinism;
+mod golden;

@@ -385,15 +385,16 @@ impl Scheduler {
         let want =
             num_feasible_nodes_to_find(n as u32, self.config.percentage_of_nodes_to_score) as usize;
         self.feasible.clear();
-        let mut reasons: BTreeMap<Unfit, u32> = BTreeMap::new();
+        // Rejections per filter, indexed by `Unfit as usize` (cheaper than a map per node).
+        let mut rejected = [0u32; Unfit::ALL.len()];
         let start = if n == 0 {
             0
         } else {
             self.next_start_node_index % n
         };
         let mut examined = 0usize;
-        for k in 0..n {
-            let i = (start + k) % n;
+        let mut i = start;
+        for _ in 0..n {
             examined += 1;
             match cluster.nodes[i].filter(pod) {
                 Ok(()) => {
@@ -402,13 +403,23 @@ impl Scheduler {
                         break;
                     }
                 }
-                Err(r) => *reasons.entry(r).or_default() += 1,
+                Err(r) => rejected[r as usize] += 1,
+            }
+            i += 1;
+            if i == n {
+                i = 0;
             }
         }
         if n > 0 {
             self.next_start_node_index = (start + examined) % n;
         }
         if self.feasible.is_empty() {
+            let reasons = Unfit::ALL
+                .iter()
+                .zip(rejected)
+                .filter(|(_, c)| *c > 0)
+                .map(|(r, c)| (*r, c))
+                .collect();
             return Err(Unschedulable {
                 nodes: n as u32,
                 reasons,
@@ -416,8 +427,12 @@ impl Scheduler {
                 gang_size: 1,
             });
         }
-        // Score in node-id order so that scorers with side effects see a stable order.
-        self.feasible.sort_unstable();
+        // Score in node-id order so that scorers with side effects see a stable order. The
+        // nodes were found as two ascending runs (from `start` to the end, then from 0), so a
+        // rotation sorts them.
+        if let Some(split) = self.feasible.windows(2).position(|w| w[1] < w[0]) {
+            self.feasible.rotate_left(split + 1);
+        }
         self.scorer.prescore(&self.feasible, rng);
         let ctx = ScoreContext {
             cluster,

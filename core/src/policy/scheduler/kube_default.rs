@@ -32,7 +32,7 @@ pub(super) fn least_requested_score(requested: u64, allocatable: u64) -> i64 {
     if allocatable == 0 || requested > allocatable {
         return 0;
     }
-    ((allocatable - requested) as u128 * MAX_NODE_SCORE as u128 / allocatable as u128) as i64
+    ((allocatable - requested).saturating_mul(MAX_NODE_SCORE as u64) / allocatable) as i64
 }
 
 /// Upstream `mostRequestedScore`: `q × 100 / a` with `q` capped at `a`, 0 when `a = 0`.
@@ -41,7 +41,7 @@ pub(super) fn most_requested_score(requested: u64, allocatable: u64) -> i64 {
         return 0;
     }
     let q = requested.min(allocatable);
-    (q as u128 * MAX_NODE_SCORE as u128 / allocatable as u128) as i64
+    (q.saturating_mul(MAX_NODE_SCORE as u64) / allocatable) as i64
 }
 
 /// `(requested including the pod, allocatable)` of cpu on `node`.

@@ -1,0 +1,1303 @@
+//! The event loop and the handlers of each event kind.
+//!
+//! State lives in a bevy_ecs [`World`]: each job is an entity with a [`Job`], [`JobName`] and
+//! [`JobStatus`] component; the cluster model, the scheduler, the event queue, the random
+//! streams and the metrics live in the [`SimState`] resource. Each event is handled with
+//! targeted world access (one resource scope, one or two entity lookups), which keeps the
+//! per-event path cheap.
+
+use std::cmp::Reverse;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use bevy_ecs::prelude::{Entity, Mut, Resource, World};
+use drydock_core::cluster::{TAINT_UNREACHABLE, Taint, TaintEffect};
+use drydock_core::frag::{TargetWorkload, cluster_fragmentation};
+use drydock_core::{
+    Cluster, GroupId, NodeId, PendingPod, PodId, PodSpec, Scheduler, SchedulerConfig, SimDuration,
+    SimTime,
+};
+use drydock_scenarios::{FailureTarget, GangMode, Scenario};
+use rand_pcg::Pcg64;
+use sha2::{Digest, Sha256};
+
+use crate::SimError;
+use crate::build::{Plan, plan};
+use crate::dist;
+use crate::metrics::Metrics;
+use crate::model::{FailReason, FailureCause, Job, JobName, JobStatus, NodeHealth, Phase, SpecId};
+use crate::progress::{progress_after, wall_time_for};
+use crate::queue::EventQueue;
+use crate::rng::stream;
+
+/// Hard cap on virtual time when a scenario sets no duration: 10 years.
+pub const MAX_VIRTUAL_TIME: SimTime = SimTime(10 * 365 * 24 * 3600 * 1_000_000);
+
+/// Failed-pod recreation backoff of the Job controller: 10 s doubling, capped at 10 min; the
+/// first failure has no delay (kubernetes-semantics.md §6.2 [2nd]).
+pub fn restart_backoff(restarts: u32) -> SimDuration {
+    if restarts <= 1 {
+        return SimDuration::ZERO;
+    }
+    let exp = (restarts - 2).min(16);
+    SimDuration(SimDuration::from_secs(10).0.saturating_mul(1u64 << exp))
+        .min(SimDuration::from_mins(10))
+}
+
+/// Everything that can happen, in virtual time. Events are past-tense facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A job was submitted.
+    JobArrived(u32),
+    /// A scheduling cycle is due.
+    SchedulingCycleDue,
+    /// A job's work finished (stale if `generation` moved on).
+    JobFinished {
+        /// Job index.
+        job: u32,
+        /// Job generation when scheduled.
+        generation: u32,
+    },
+    /// A permit-wait gang's schedule timeout passed.
+    GangTimedOut {
+        /// Job index.
+        job: u32,
+        /// Job generation when scheduled.
+        generation: u32,
+    },
+    /// A preempted job's pods finished terminating.
+    PodsTerminated {
+        /// Job index.
+        job: u32,
+        /// Job generation when scheduled.
+        generation: u32,
+    },
+    /// A job's restart backoff passed; it goes back to the queue.
+    BackoffExpired {
+        /// Job index.
+        job: u32,
+        /// Job generation when scheduled.
+        generation: u32,
+    },
+    /// A node crashed.
+    NodeFailed {
+        /// The node.
+        node: NodeId,
+        /// Why.
+        cause: FailureCause,
+        /// Repair time, if it gets repaired.
+        repair: Option<SimDuration>,
+    },
+    /// The node lifecycle controller marked the node NotReady and tainted it.
+    NodeMarkedNotReady {
+        /// The node.
+        node: NodeId,
+        /// Node epoch when scheduled.
+        epoch: u32,
+    },
+    /// `tolerationSeconds` passed: taint-based eviction of the node's pods.
+    NodePodsEvicted {
+        /// The node.
+        node: NodeId,
+        /// Node epoch when scheduled.
+        epoch: u32,
+    },
+    /// The node was repaired and is Ready again.
+    NodeRepaired {
+        /// The node.
+        node: NodeId,
+        /// Node epoch when scheduled.
+        epoch: u32,
+    },
+    /// The next random failure is due.
+    RandomFailureDue,
+    /// A time-series sample is due.
+    SampleDue,
+}
+
+impl Event {
+    fn code(&self) -> u8 {
+        match self {
+            Event::JobArrived(_) => 1,
+            Event::SchedulingCycleDue => 2,
+            Event::JobFinished { .. } => 3,
+            Event::GangTimedOut { .. } => 4,
+            Event::PodsTerminated { .. } => 5,
+            Event::BackoffExpired { .. } => 6,
+            Event::NodeFailed { .. } => 7,
+            Event::NodeMarkedNotReady { .. } => 8,
+            Event::NodePodsEvicted { .. } => 9,
+            Event::NodeRepaired { .. } => 10,
+            Event::RandomFailureDue => 11,
+            Event::SampleDue => 12,
+        }
+    }
+
+    fn ids(&self) -> (u64, u64) {
+        match *self {
+            Event::JobArrived(j) => (j as u64, 0),
+            Event::JobFinished { job, generation }
+            | Event::GangTimedOut { job, generation }
+            | Event::PodsTerminated { job, generation }
+            | Event::BackoffExpired { job, generation } => (job as u64, generation as u64),
+            Event::NodeFailed { node, .. } => (node.0 as u64, 0),
+            Event::NodeMarkedNotReady { node, epoch }
+            | Event::NodePodsEvicted { node, epoch }
+            | Event::NodeRepaired { node, epoch } => (node.0 as u64, epoch as u64),
+            _ => (0, 0),
+        }
+    }
+}
+
+/// Settings the engine reads on every event.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Scheduling cycle period.
+    pub cycle: SimDuration,
+    /// Preemption enabled.
+    pub preemption: bool,
+    /// Grace period of evicted pods.
+    pub termination_grace: SimDuration,
+    /// Gang mode.
+    pub gang_mode: GangMode,
+    /// Gang schedule timeout (permit-wait).
+    pub gang_timeout: SimDuration,
+    /// `node-monitor-grace-period`.
+    pub grace: SimDuration,
+    /// `node-monitor-period`.
+    pub monitor_period: SimDuration,
+    /// `tolerationSeconds` for unreachable/not-ready.
+    pub toleration: SimDuration,
+    /// Stop time.
+    pub end: SimTime,
+    /// Time-series sample interval.
+    pub sample_interval: SimDuration,
+    /// The scenario sets a duration: run until it even when no work is left.
+    pub fixed_duration: bool,
+}
+
+/// Random failure model, resolved to rates.
+#[derive(Debug, Clone)]
+pub struct RandomFailureModel {
+    /// Per-node rate (failures per second) including its GPUs.
+    pub cumulative: Vec<f64>,
+    /// Per-node share of that rate due to GPUs.
+    pub gpu_share: Vec<f64>,
+    /// Total rate.
+    pub total_rate: f64,
+    /// Repair distribution.
+    pub repair: drydock_scenarios::DurationDist,
+}
+
+/// The world resource holding [`SimState`], boxed so that taking it out of the world for an
+/// event (a resource scope) moves one pointer, not the whole state.
+#[derive(Resource)]
+pub struct SimBox(pub Box<SimState>);
+
+/// The simulation's state outside the job entities.
+pub struct SimState {
+    /// Settings.
+    pub config: EngineConfig,
+    /// The cluster model (shared with the decision core).
+    pub cluster: Cluster,
+    /// Node health, index = node id.
+    pub health: Vec<NodeHealth>,
+    /// Zone of each node.
+    pub zones: Vec<Option<String>>,
+    /// Distinct pod specs.
+    pub specs: Vec<PodSpec>,
+    /// The scheduler (decision core).
+    pub scheduler: Scheduler,
+    /// Event queue.
+    pub queue: EventQueue<Event>,
+    /// Scheduler's random stream (tie-breaks, Random policy).
+    pub rng_scheduler: Pcg64,
+    /// Random failure stream.
+    pub rng_failures: Pcg64,
+    /// Repair time stream.
+    pub rng_repair: Pcg64,
+    /// Job entities, index = job index.
+    pub jobs: Vec<Entity>,
+    /// Scheduling queue: (priority desc, queued time, job index).
+    pub pending: BTreeSet<(Reverse<i32>, SimTime, u32)>,
+    /// Whether a scheduling cycle is already queued.
+    pub cycle_queued: bool,
+    /// Random failure model.
+    pub random_failures: Option<RandomFailureModel>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Running hash of the event log (every event and every bind decision).
+    pub log_hash: Sha256,
+    /// Events processed.
+    pub events: u64,
+    /// Jobs that arrived so far.
+    pub arrived: u64,
+    /// Jobs in arrival order (time, then job index).
+    pub arrival_order: Vec<(SimTime, u32)>,
+    /// Index into `arrival_order` of the next job to arrive.
+    pub next_arrival: usize,
+    /// Some jobs get a single scheduling attempt (an arrivals-only trace).
+    pub arrivals_only: bool,
+    /// Count of events that may let a waiting gang fit: resources released by finished,
+    /// evicted or preempted jobs, nodes repaired.
+    pub cluster_changes: u64,
+    /// Count of permit-wait holds released on timeout.
+    pub hold_releases: u64,
+    /// Periodic events (samples, random failures) in the queue: when only those are left and
+    /// the scenario sets no duration, nothing can change any more and the run ends.
+    pub periodic_queued: u64,
+    /// Number of bound pods per priority (for the preemption pre-check).
+    pub bound_by_priority: std::collections::BTreeMap<i32, u64>,
+}
+
+/// Apply the seed and build a world.
+pub(crate) fn build_world(
+    scenario: &Scenario,
+    data_dir: Option<&Path>,
+    seed: u64,
+) -> Result<World, SimError> {
+    let Plan {
+        cluster,
+        zones,
+        specs,
+        jobs,
+    } = plan(scenario, data_dir, seed)?;
+    let s = &scenario.scheduler;
+    let mut sched_config = SchedulerConfig::for_policy(s.policy);
+    sched_config.tie_break = s.tie_break;
+    sched_config.percentage_of_nodes_to_score = s.percentage_of_nodes_to_score;
+    sched_config.weights = s.weights;
+    let workload = TargetWorkload::from_pods(
+        jobs.iter().flat_map(|j| {
+            let spec = &specs[j.spec.0 as usize];
+            let last = &specs[j.last_spec.0 as usize];
+            (0..j.workers).map(move |w| if w + 1 == j.workers { last } else { spec })
+        }),
+        s.popularity_threshold,
+    );
+    let scheduler = Scheduler::new(sched_config, workload);
+    let end = scenario
+        .duration
+        .map(|d| SimTime(d.0))
+        .unwrap_or(MAX_VIRTUAL_TIME)
+        .min(MAX_VIRTUAL_TIME);
+    let config = EngineConfig {
+        cycle: if s.cycle.0 == 0 {
+            SimDuration(1)
+        } else {
+            s.cycle
+        },
+        preemption: s.preemption,
+        termination_grace: s.termination_grace_period,
+        gang_mode: s.gang_mode,
+        gang_timeout: s.gang_schedule_timeout,
+        grace: scenario.node_lifecycle.node_monitor_grace_period,
+        monitor_period: scenario.node_lifecycle.node_monitor_period,
+        toleration: scenario.node_lifecycle.toleration_seconds,
+        end,
+        fixed_duration: scenario.duration.is_some(),
+        sample_interval: if scenario.sample_interval.0 == 0 {
+            SimDuration::from_mins(5)
+        } else {
+            scenario.sample_interval
+        },
+    };
+    let n = cluster.nodes.len();
+    let health = vec![
+        NodeHealth {
+            up: true,
+            not_ready: false,
+            epoch: 0,
+            down_since: None
+        };
+        n
+    ];
+    let random_failures = scenario.failures.random.as_ref().and_then(|r| {
+        let node_rate = r
+            .node_mtbf
+            .map(|m| 1.0 / m.as_secs_f64().max(1e-9))
+            .unwrap_or(0.0);
+        let gpu_rate = r
+            .gpu_mtbf
+            .map(|m| 1.0 / m.as_secs_f64().max(1e-9))
+            .unwrap_or(0.0);
+        let mut cumulative = Vec::with_capacity(n);
+        let mut gpu_share = Vec::with_capacity(n);
+        let mut total = 0.0;
+        for node in &cluster.nodes {
+            let g = gpu_rate * node.gpu_count() as f64;
+            let rate = node_rate + g;
+            total += rate;
+            cumulative.push(total);
+            gpu_share.push(if rate > 0.0 { g / rate } else { 0.0 });
+        }
+        (total > 0.0).then(|| RandomFailureModel {
+            cumulative,
+            gpu_share,
+            total_rate: total,
+            repair: r.repair_time.clone(),
+        })
+    });
+    let metrics = Metrics::new(&cluster);
+
+    let arrivals_only = jobs.iter().any(|j| j.one_attempt);
+    let mut world = World::new();
+    let mut job_entities = Vec::with_capacity(jobs.len());
+    let mut arrival_order: Vec<(SimTime, u32)> = Vec::with_capacity(jobs.len());
+    let mut queue = EventQueue::new();
+    for (i, j) in jobs.into_iter().enumerate() {
+        let spec = &specs[j.spec.0 as usize];
+        let last = &specs[j.last_spec.0 as usize];
+        let gpu_milli = spec.request.gpu.total_milli() * (j.workers as u64 - 1)
+            + last.request.gpu.total_milli();
+        let job = Job {
+            index: i as u32,
+            arrival: j.arrival,
+            workers: j.workers,
+            spec: j.spec,
+            last_spec: j.last_spec,
+            work: j.work,
+            checkpoint: j.checkpoint,
+            restart_overhead: j.restart_overhead,
+            backoff_limit: j.backoff_limit,
+            priority: j.priority,
+            one_attempt: j.one_attempt,
+            gpu_milli,
+        };
+        let e = world
+            .spawn((job, JobName(j.name.into_boxed_str()), JobStatus::default()))
+            .id();
+        job_entities.push(e);
+        arrival_order.push((j.arrival, i as u32));
+    }
+    // Arrivals are fed lazily, one pending event at a time, so the event queue stays small
+    // even with millions of jobs. Jobs arriving at the same instant are handled by one event.
+    arrival_order.sort_unstable();
+    if let Some(&(at, j)) = arrival_order.first()
+        && at <= end
+    {
+        queue
+            .push(at, Event::JobArrived(j))
+            .map_err(SimError::from)?;
+    }
+    // Scheduled failures, in file order.
+    for f in &scenario.failures.scheduled {
+        let (nodes, cause): (Vec<NodeId>, FailureCause) = match &f.target {
+            FailureTarget::Node { name } => (
+                find_nodes(&cluster, |n| &n.name == name),
+                FailureCause::Node,
+            ),
+            FailureTarget::Gpu { node, .. } => {
+                (find_nodes(&cluster, |n| &n.name == node), FailureCause::Gpu)
+            }
+            FailureTarget::Pool { name } => (
+                find_nodes(&cluster, |n| cluster.pools[n.pool.0 as usize].name == *name),
+                FailureCause::Pool,
+            ),
+            FailureTarget::Zone { name } => {
+                let ids = (0..n)
+                    .filter(|&i| zones[i].as_deref() == Some(name.as_str()))
+                    .map(|i| NodeId(i as u32))
+                    .collect();
+                (ids, FailureCause::Zone)
+            }
+        };
+        if nodes.is_empty() {
+            return Err(SimError::Input(format!(
+                "failure at {}: no node matches {:?}",
+                SimDuration(f.at.0),
+                f.target
+            )));
+        }
+        for node in nodes {
+            queue
+                .push(
+                    f.at,
+                    Event::NodeFailed {
+                        node,
+                        cause,
+                        repair: f.repair_after,
+                    },
+                )
+                .map_err(SimError::from)?;
+        }
+    }
+    let mut periodic_queued = 1; // the first sample
+    let mut rng_failures = stream(seed, "failures");
+    if let (Some(model), Some(r)) = (&random_failures, &scenario.failures.random) {
+        let dt = dist::exponential_secs(&mut rng_failures, 1.0 / model.total_rate);
+        let at = r.start.saturating_add(SimDuration::from_secs_f64(dt));
+        if at <= end {
+            queue
+                .push(at, Event::RandomFailureDue)
+                .map_err(SimError::from)?;
+            periodic_queued += 1;
+        }
+    }
+    queue
+        .push(SimTime::ZERO, Event::SampleDue)
+        .map_err(SimError::from)?;
+
+    let mut log_hash = Sha256::new();
+    log_hash.update(b"drydock-event-log v1\n");
+    log_hash.update(seed.to_le_bytes());
+    world.insert_resource(SimBox(Box::new(SimState {
+        config,
+        cluster,
+        health,
+        zones,
+        specs,
+        scheduler,
+        queue,
+        rng_scheduler: stream(seed, "scheduler"),
+        rng_failures,
+        rng_repair: stream(seed, "repair"),
+        jobs: job_entities,
+        pending: BTreeSet::new(),
+        cycle_queued: false,
+        random_failures,
+        metrics,
+        log_hash,
+        events: 0,
+        arrived: 0,
+        arrival_order,
+        next_arrival: 0,
+        bound_by_priority: Default::default(),
+        periodic_queued,
+        arrivals_only,
+        cluster_changes: 0,
+        hold_releases: 0,
+    })));
+    Ok(world)
+}
+
+fn find_nodes(cluster: &Cluster, f: impl Fn(&drydock_core::Node) -> bool) -> Vec<NodeId> {
+    cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| f(n))
+        .map(|(i, _)| NodeId(i as u32))
+        .collect()
+}
+
+/// The simulation state of `world`, if it holds one.
+pub fn state(world: &World) -> Option<&SimState> {
+    world.get_resource::<SimBox>().map(|b| &*b.0)
+}
+
+/// Pod id of worker `w` of job `j`: the job index in the high bits.
+pub fn pod_id(job: u32, worker: u32) -> PodId {
+    PodId(((job as u64) << 16) | worker as u64)
+}
+
+/// Job index of a pod id made by [`pod_id`].
+pub fn job_of(pod: PodId) -> u32 {
+    (pod.0 >> 16) as u32
+}
+
+/// Processes the next event. Returns its time, or `None` when the run is over.
+pub(crate) fn step(world: &mut World) -> Result<Option<SimTime>, SimError> {
+    world.resource_scope(|world, mut st: Mut<SimBox>| {
+        let st = &mut *st.0;
+        let Some(next) = st.queue.peek_time() else {
+            return Ok(None);
+        };
+        if next > st.config.end
+            || (!st.config.fixed_duration && st.queue.len() as u64 == st.periodic_queued)
+        {
+            return Ok(None);
+        }
+        let Some((now, ev)) = st.queue.pop() else {
+            return Ok(None);
+        };
+        if matches!(ev, Event::SampleDue | Event::RandomFailureDue) {
+            st.periodic_queued -= 1;
+        }
+        st.events += 1;
+        tracing::trace!(sim_time_us = now.0, event = ?ev, "event");
+        let (a, b) = ev.ids();
+        st.log_hash.update(now.0.to_le_bytes());
+        st.log_hash.update([ev.code()]);
+        st.log_hash.update(a.to_le_bytes());
+        st.log_hash.update(b.to_le_bytes());
+        handle(world, st, now, ev)?;
+        Ok(Some(now))
+    })
+}
+
+fn handle(world: &mut World, st: &mut SimState, now: SimTime, ev: Event) -> Result<(), SimError> {
+    match ev {
+        Event::JobArrived(_) => {
+            // Every job arriving now, in job order; then schedule the next arrival.
+            while let Some(&(at, j)) = st.arrival_order.get(st.next_arrival) {
+                if at > now {
+                    if at <= st.config.end {
+                        st.queue.push(at, Event::JobArrived(j))?;
+                    }
+                    break;
+                }
+                st.next_arrival += 1;
+                st.arrived += 1;
+                let job = job(world, st, j);
+                st.metrics.arrived_gpu_milli += job.gpu_milli;
+                enqueue(world, st, j, now);
+            }
+            mark_dirty(st, now)?;
+        }
+        Event::SchedulingCycleDue => {
+            st.cycle_queued = false;
+            scheduling_cycle(world, st, now)?;
+        }
+        Event::JobFinished { job: j, generation } => {
+            let e = st.jobs[j as usize];
+            let Some(s) = world.get::<JobStatus>(e) else {
+                return Ok(());
+            };
+            if s.generation != generation || s.phase != Phase::Running {
+                return Ok(());
+            }
+            let job = job(world, st, j);
+            unbind_all(world, st, j, now);
+            st.cluster_changes += 1;
+            if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+                s.phase = Phase::Completed;
+                s.finished = Some(now);
+                s.generation += 1;
+                st.metrics.job_completed(&job, &s, now);
+            }
+            mark_dirty(st, now)?;
+        }
+        Event::GangTimedOut { job: j, generation } => {
+            let e = st.jobs[j as usize];
+            let Some(s) = world.get::<JobStatus>(e) else {
+                return Ok(());
+            };
+            if s.generation != generation || s.phase != Phase::Holding {
+                return Ok(());
+            }
+            let unchanged = s.hold_mark == (st.cluster_changes, st.hold_releases);
+            unbind_all(world, st, j, now);
+            st.hold_releases += 1;
+            if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+                s.phase = Phase::Pending;
+                s.generation += 1;
+                // Nothing else changed while it held: retrying now would hold and time out
+                // again forever. Park it until the cluster changes.
+                s.parked_at = unchanged.then_some(st.cluster_changes);
+            }
+            st.metrics.gang_timeouts += 1;
+            mark_dirty(st, now)?;
+        }
+        Event::PodsTerminated { job: j, generation } => {
+            let e = st.jobs[j as usize];
+            let Some(s) = world.get::<JobStatus>(e) else {
+                return Ok(());
+            };
+            if s.generation != generation || s.phase != Phase::Terminating {
+                return Ok(());
+            }
+            let preemptor = s.preempted_by;
+            unbind_all(world, st, j, now);
+            st.cluster_changes += 1;
+            if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+                s.preempted_by = None;
+                s.generation += 1;
+            }
+            enqueue(world, st, j, now);
+            if let Some(p) = preemptor
+                && let Some(mut ps) = world.get_mut::<JobStatus>(st.jobs[p as usize])
+            {
+                ps.awaiting_victims = ps.awaiting_victims.saturating_sub(1);
+            }
+            mark_dirty(st, now)?;
+        }
+        Event::BackoffExpired { job: j, generation } => {
+            let e = st.jobs[j as usize];
+            let Some(s) = world.get::<JobStatus>(e) else {
+                return Ok(());
+            };
+            if s.generation != generation || s.phase != Phase::Backoff {
+                return Ok(());
+            }
+            enqueue(world, st, j, now);
+            mark_dirty(st, now)?;
+        }
+        Event::NodeFailed {
+            node,
+            cause,
+            repair,
+        } => node_failed(world, st, now, node, cause, repair)?,
+        Event::NodeMarkedNotReady { node, epoch } => {
+            let h = &mut st.health[node.0 as usize];
+            if h.epoch != epoch || h.up {
+                return Ok(());
+            }
+            h.not_ready = true;
+            let n = &mut st.cluster.nodes[node.0 as usize];
+            for effect in [TaintEffect::NoSchedule, TaintEffect::NoExecute] {
+                n.taints.push(Taint {
+                    key: TAINT_UNREACHABLE.to_string(),
+                    value: String::new(),
+                    effect,
+                });
+            }
+            st.queue.push(
+                now.saturating_add(st.config.toleration),
+                Event::NodePodsEvicted { node, epoch },
+            )?;
+        }
+        Event::NodePodsEvicted { node, epoch } => {
+            let h = st.health[node.0 as usize];
+            if h.epoch != epoch || h.up {
+                return Ok(());
+            }
+            let noexec = Taint {
+                key: TAINT_UNREACHABLE.to_string(),
+                value: String::new(),
+                effect: TaintEffect::NoExecute,
+            };
+            let mut victims: Vec<u32> = st.cluster.nodes[node.0 as usize]
+                .pods
+                .iter()
+                .filter(|b| {
+                    let j = job_of(b.pod);
+                    let job = job(world, st, j);
+                    let spec = &st.specs[job.spec.0 as usize];
+                    !spec.tolerations.iter().any(|t| t.tolerates(&noexec))
+                })
+                .map(|b| job_of(b.pod))
+                .collect();
+            victims.dedup();
+            for j in victims {
+                fail_and_restart(world, st, j, now)?;
+            }
+            mark_dirty(st, now)?;
+        }
+        Event::NodeRepaired { node, epoch } => node_repaired(world, st, now, node, epoch)?,
+        Event::RandomFailureDue => {
+            let Some(model) = st.random_failures.clone() else {
+                return Ok(());
+            };
+            let x = drydock_core::rng::unit_f64(&mut st.rng_failures) * model.total_rate;
+            let idx = model
+                .cumulative
+                .partition_point(|&c| c <= x)
+                .min(model.cumulative.len() - 1);
+            let gpu = drydock_core::rng::unit_f64(&mut st.rng_failures) < model.gpu_share[idx];
+            let repair = dist::sample(&model.repair, &mut st.rng_repair);
+            // Thinning: a failure drawn for a node that is already down is dropped.
+            if st.health[idx].up {
+                let cause = if gpu {
+                    FailureCause::Gpu
+                } else {
+                    FailureCause::Node
+                };
+                node_failed(world, st, now, NodeId(idx as u32), cause, Some(repair))?;
+            }
+            let dt = dist::exponential_secs(&mut st.rng_failures, 1.0 / model.total_rate);
+            let at = now.saturating_add(SimDuration::from_secs_f64(dt));
+            if at <= st.config.end && (st.config.fixed_duration || has_work_left(st)) {
+                st.queue.push(at, Event::RandomFailureDue)?;
+                st.periodic_queued += 1;
+            }
+        }
+        Event::SampleDue => {
+            sample(world, st, now);
+            let at = now.saturating_add(st.config.sample_interval);
+            if at <= st.config.end && (st.config.fixed_duration || has_work_left(st)) {
+                st.queue.push(at, Event::SampleDue)?;
+                st.periodic_queued += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// True while some event other than sampling and random failures is queued: the run goes on.
+fn has_work_left(st: &SimState) -> bool {
+    // Jobs not yet arrived, or jobs still in flight, keep the clock going.
+    st.metrics.in_flight() > 0 || st.arrived < st.jobs.len() as u64
+}
+
+fn job(world: &World, st: &SimState, j: u32) -> Job {
+    // Every job index comes from this state; a missing entity is impossible, so fall back to
+    // a harmless default rather than panic.
+    world
+        .get::<Job>(st.jobs[j as usize])
+        .copied()
+        .unwrap_or(Job {
+            index: j,
+            arrival: SimTime::ZERO,
+            workers: 0,
+            spec: SpecId(0),
+            last_spec: SpecId(0),
+            work: None,
+            checkpoint: None,
+            restart_overhead: SimDuration::ZERO,
+            backoff_limit: 0,
+            priority: 0,
+            one_attempt: false,
+            gpu_milli: 0,
+        })
+}
+
+fn enqueue(world: &mut World, st: &mut SimState, j: u32, now: SimTime) {
+    let prio = job(world, st, j).priority;
+    if let Some(mut s) = world.get_mut::<JobStatus>(st.jobs[j as usize]) {
+        if s.phase == Phase::NotArrived {
+            st.metrics.in_flight_jobs += 1;
+        }
+        s.phase = Phase::Pending;
+        s.queued_since = now;
+        st.pending.insert((Reverse(prio), now, j));
+    }
+}
+
+fn mark_dirty(st: &mut SimState, now: SimTime) -> Result<(), SimError> {
+    if st.cycle_queued {
+        return Ok(());
+    }
+    let c = st.config.cycle.0;
+    let at = SimTime(now.0.div_ceil(c).saturating_mul(c));
+    st.queue.push(at, Event::SchedulingCycleDue)?;
+    st.cycle_queued = true;
+    Ok(())
+}
+
+fn spec_of(job: &Job, w: u32) -> SpecId {
+    if w + 1 == job.workers {
+        job.last_spec
+    } else {
+        job.spec
+    }
+}
+
+fn record_bind(world: &mut World, st: &mut SimState, j: u32, b: drydock_core::Bind, now: SimTime) {
+    st.log_hash.update([0xB1]);
+    st.log_hash.update(b.pod.0.to_le_bytes());
+    st.log_hash.update(b.node.0.to_le_bytes());
+    st.log_hash.update(b.devices.0.to_le_bytes());
+    let job = job(world, st, j);
+    let spec = &st.specs[spec_of(&job, (b.pod.0 & 0xFFFF) as u32).0 as usize];
+    st.metrics.pod_bound_at(now, spec.request.gpu.total_milli());
+    *st.bound_by_priority.entry(job.priority).or_default() += 1;
+    if let Some(mut s) = world.get_mut::<JobStatus>(st.jobs[j as usize]) {
+        let w = (b.pod.0 & 0xFFFF) as usize;
+        if s.bound.iter().all(|b| b.is_none()) {
+            st.metrics.bound_jobs += 1;
+        }
+        if s.bound.len() < job.workers as usize {
+            s.bound.resize(job.workers as usize, None);
+        }
+        s.bound[w] = Some((b.node, b.devices));
+    }
+}
+
+fn unbind_all(world: &mut World, st: &mut SimState, j: u32, now: SimTime) {
+    let job = job(world, st, j);
+    let Some(mut s) = world.get_mut::<JobStatus>(st.jobs[j as usize]) else {
+        return;
+    };
+    let bound = std::mem::take(&mut s.bound);
+    if bound.iter().any(|b| b.is_some()) {
+        st.metrics.bound_jobs = st.metrics.bound_jobs.saturating_sub(1);
+    }
+    for (w, slot) in bound.into_iter().enumerate() {
+        if let Some((node, _)) = slot
+            && let Ok(b) = st.cluster.unbind(node, pod_id(j, w as u32))
+        {
+            st.metrics.pod_unbound_at(now, b.request.gpu.total_milli());
+            if let Some(c) = st.bound_by_priority.get_mut(&job.priority) {
+                *c = c.saturating_sub(1);
+            }
+        }
+    }
+}
+
+/// One scheduling cycle: every queued job in queue order (priority, then time queued), each
+/// gang all-or-nothing; preemption for those that do not fit.
+fn scheduling_cycle(world: &mut World, st: &mut SimState, now: SimTime) -> Result<(), SimError> {
+    let queue: Vec<(Reverse<i32>, SimTime, u32)> = st.pending.iter().copied().collect();
+    // Shapes that already failed this cycle: identical gangs will fail too.
+    let mut failed_shapes: Vec<(SpecId, SpecId, u32)> = Vec::new();
+    let hold_partial = st.config.gang_mode == GangMode::PermitWait;
+    // Nominated nodes of preemptors: lower-priority pods may not take them while the
+    // preemptor waits for its victims (kube-scheduler's nominated-pod accounting,
+    // kubernetes-semantics.md §4.4 [src]; drydock keeps the whole node for the preemptor).
+    let mut reservations: Vec<(i32, NodeId)> = Vec::new();
+    for &(Reverse(prio), _, j) in &queue {
+        if let Some(s) = world.get::<JobStatus>(st.jobs[j as usize]) {
+            reservations.extend(s.nominated.iter().map(|&n| (prio, n)));
+        }
+    }
+    let mut cordoned: Vec<NodeId> = Vec::new();
+    for key in queue {
+        let j = key.2;
+        let job = job(world, st, j);
+        if !reservations.is_empty() {
+            for n in cordoned.drain(..) {
+                st.cluster.nodes[n.0 as usize].unschedulable = false;
+            }
+            for &(prio, n) in &reservations {
+                let node = &mut st.cluster.nodes[n.0 as usize];
+                if prio > job.priority && !node.unschedulable {
+                    node.unschedulable = true;
+                    cordoned.push(n);
+                }
+            }
+        }
+        let e = st.jobs[j as usize];
+        let (phase, awaiting) = match world.get::<JobStatus>(e) {
+            Some(s) if s.parked_at == Some(st.cluster_changes) => continue,
+            Some(s) => (s.phase, s.awaiting_victims),
+            None => continue,
+        };
+        if !matches!(phase, Phase::Pending | Phase::Holding) {
+            st.pending.remove(&key);
+            continue;
+        }
+        let shape = (job.spec, job.last_spec, job.workers);
+        if phase == Phase::Pending && failed_shapes.contains(&shape) && !job.one_attempt {
+            continue;
+        }
+        let bound: Vec<bool> = world
+            .get::<JobStatus>(e)
+            .map(|s| {
+                (0..job.workers as usize)
+                    .map(|w| s.bound.get(w).is_some_and(|b| b.is_some()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let specs = &st.specs;
+        let pods: Vec<PendingPod<'_>> = (0..job.workers)
+            .filter(|&w| !bound[w as usize])
+            .map(|w| PendingPod {
+                pod: pod_id(j, w),
+                spec: &specs[spec_of(&job, w).0 as usize],
+            })
+            .collect();
+        let result = st.scheduler.place_gang(
+            &mut st.cluster,
+            GroupId(j),
+            &pods,
+            now.0,
+            hold_partial,
+            &mut st.rng_scheduler,
+        );
+        drop(pods);
+        match result {
+            Ok(binds) => {
+                st.pending.remove(&key);
+                for b in binds {
+                    record_bind(world, st, j, b, now);
+                }
+                start_job(world, st, j, now)?;
+            }
+            Err((u, held)) => {
+                let newly_holding = !held.is_empty() && phase == Phase::Pending;
+                for b in held {
+                    record_bind(world, st, j, b, now);
+                }
+                if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+                    s.last_unschedulable = u.main_reason();
+                }
+                if job.one_attempt {
+                    st.pending.remove(&key);
+                    unbind_all(world, st, j, now);
+                    if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+                        s.phase = Phase::Failed;
+                        s.fail_reason = Some(FailReason::Unschedulable);
+                        s.finished = Some(now);
+                        st.metrics.job_failed(&job, &s);
+                    }
+                    continue;
+                }
+                if newly_holding {
+                    if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+                        s.phase = Phase::Holding;
+                        s.hold_mark = (st.cluster_changes, st.hold_releases);
+                        s.parked_at = None;
+                        s.generation += 1;
+                        let generation = s.generation;
+                        st.queue.push(
+                            now.saturating_add(st.config.gang_timeout),
+                            Event::GangTimedOut { job: j, generation },
+                        )?;
+                    }
+                    continue;
+                }
+                if phase == Phase::Pending {
+                    failed_shapes.push(shape);
+                }
+                if st.config.preemption && awaiting == 0 && phase == Phase::Pending {
+                    let lower_bound = st
+                        .bound_by_priority
+                        .range(..job.priority)
+                        .any(|(_, &c)| c > 0);
+                    if lower_bound {
+                        try_preempt(world, st, j, &job, now)?;
+                    }
+                }
+            }
+        }
+    }
+    for n in cordoned {
+        st.cluster.nodes[n.0 as usize].unschedulable = false;
+    }
+    st.metrics.record_curve_point();
+    Ok(())
+}
+
+fn try_preempt(
+    world: &mut World,
+    st: &mut SimState,
+    j: u32,
+    job: &Job,
+    now: SimTime,
+) -> Result<(), SimError> {
+    let specs = &st.specs;
+    let pods: Vec<PendingPod<'_>> = (0..job.workers)
+        .map(|w| PendingPod {
+            pod: pod_id(j, w),
+            spec: &specs[spec_of(job, w).0 as usize],
+        })
+        .collect();
+    let decision = st
+        .scheduler
+        .preempt(&mut st.cluster, GroupId(j), &pods, now.0);
+    drop(pods);
+    let Some(p) = decision else { return Ok(()) };
+    let mut victim_jobs: Vec<u32> = p.victims.iter().map(|(_, pod)| job_of(*pod)).collect();
+    victim_jobs.sort_unstable();
+    victim_jobs.dedup();
+    let mut count = 0;
+    for v in victim_jobs {
+        let ve = st.jobs[v as usize];
+        let vjob = self::job(world, st, v);
+        let Some(mut s) = world.get_mut::<JobStatus>(ve) else {
+            continue;
+        };
+        if s.phase == Phase::Terminating {
+            continue;
+        }
+        // Progress stops at the eviction; work since the last checkpoint is lost.
+        if s.phase == Phase::Running {
+            let (lost, saved) = stop_progress(&vjob, &mut s, now);
+            st.metrics.preemption_lost_gpu_us += lost as u128 * vjob.gpu_milli as u128 / 1000;
+            s.done = SimDuration(s.done.0 + saved);
+        }
+        if s.phase == Phase::Holding || s.phase == Phase::Pending {
+            continue;
+        }
+        s.phase = Phase::Terminating;
+        s.preemptions += 1;
+        s.preempted_by = Some(j);
+        s.generation += 1;
+        let generation = s.generation;
+        st.metrics.preemptions += 1;
+        st.log_hash.update([0xE1]);
+        st.log_hash.update(v.to_le_bytes());
+        st.queue.push(
+            now.saturating_add(st.config.termination_grace),
+            Event::PodsTerminated { job: v, generation },
+        )?;
+        count += 1;
+    }
+    if let Some(mut s) = world.get_mut::<JobStatus>(st.jobs[j as usize]) {
+        s.awaiting_victims += count;
+        s.nominated = p.nominated.clone();
+        s.nominated.sort_unstable();
+        s.nominated.dedup();
+    }
+    Ok(())
+}
+
+/// Stops progress of a running job at `now`: returns (lost work µs, newly saved work µs).
+fn stop_progress(job: &Job, s: &mut JobStatus, now: SimTime) -> (u64, u64) {
+    let Some(work) = job.work else { return (0, 0) };
+    let remaining = SimDuration(work.0.saturating_sub(s.done.0));
+    if now <= s.compute_start {
+        return (0, 0);
+    }
+    let elapsed = now.since(s.compute_start);
+    let (worked, saved) = progress_after(elapsed, remaining, job.checkpoint);
+    (worked.0 - saved.0, saved.0)
+}
+
+fn start_job(world: &mut World, st: &mut SimState, j: u32, now: SimTime) -> Result<(), SimError> {
+    let job = job(world, st, j);
+    let e = st.jobs[j as usize];
+    let Some(mut s) = world.get_mut::<JobStatus>(e) else {
+        return Ok(());
+    };
+    s.generation += 1;
+    s.bound_at = now;
+    s.nominated.clear();
+    if s.first_start.is_none() {
+        s.first_start = Some(now);
+        st.metrics.queueing_delay_us.push(now.since(job.arrival).0);
+    }
+    // A pod bound to a node that is down (but not yet marked NotReady) never starts.
+    let on_dead_node = s
+        .bound
+        .iter()
+        .flatten()
+        .any(|(n, _)| !st.health[n.0 as usize].up);
+    if on_dead_node {
+        s.phase = Phase::Stalled;
+        s.stalled_at = Some(now);
+        return Ok(());
+    }
+    let overhead = if s.restarts + s.preemptions > 0 {
+        job.restart_overhead
+    } else {
+        SimDuration::ZERO
+    };
+    if overhead.0 > 0 {
+        st.metrics.restart_overhead_gpu_us += overhead.0 as u128 * job.gpu_milli as u128 / 1000;
+    }
+    s.phase = Phase::Running;
+    s.compute_start = now.saturating_add(overhead);
+    if let Some(work) = job.work {
+        let remaining = SimDuration(work.0.saturating_sub(s.done.0));
+        let at = s
+            .compute_start
+            .saturating_add(wall_time_for(remaining, job.checkpoint));
+        let generation = s.generation;
+        st.queue
+            .push(at, Event::JobFinished { job: j, generation })?;
+    }
+    Ok(())
+}
+
+fn node_failed(
+    world: &mut World,
+    st: &mut SimState,
+    now: SimTime,
+    node: NodeId,
+    cause: FailureCause,
+    repair: Option<SimDuration>,
+) -> Result<(), SimError> {
+    let i = node.0 as usize;
+    if !st.health[i].up {
+        return Ok(());
+    }
+    st.metrics.failure(cause);
+    let h = &mut st.health[i];
+    h.up = false;
+    h.epoch += 1;
+    h.down_since = Some(now);
+    let epoch = h.epoch;
+    let mut jobs: Vec<u32> = st.cluster.nodes[i]
+        .pods
+        .iter()
+        .map(|b| job_of(b.pod))
+        .collect();
+    jobs.sort_unstable();
+    jobs.dedup();
+    for j in jobs {
+        let jb = job(world, st, j);
+        let e = st.jobs[j as usize];
+        let Some(mut s) = world.get_mut::<JobStatus>(e) else {
+            continue;
+        };
+        match s.phase {
+            Phase::Running => {
+                let (lost, saved) = stop_progress(&jb, &mut s, now);
+                st.metrics.lost_work_gpu_us += lost as u128 * jb.gpu_milli as u128 / 1000;
+                s.done = SimDuration(s.done.0 + saved);
+                s.phase = Phase::Stalled;
+                s.stalled_at = Some(now);
+                s.generation += 1;
+            }
+            Phase::Holding => {
+                // Waiting pods on a dead node: the gang cannot complete here.
+                s.phase = Phase::Stalled;
+                s.stalled_at = Some(now);
+                s.generation += 1;
+            }
+            _ => {}
+        }
+    }
+    // Detection: the first node-monitor tick at or after the grace period.
+    let p = st.config.monitor_period.0.max(1);
+    let detect = SimTime(
+        now.saturating_add(st.config.grace)
+            .0
+            .div_ceil(p)
+            .saturating_mul(p),
+    );
+    st.queue
+        .push(detect, Event::NodeMarkedNotReady { node, epoch })?;
+    if let Some(r) = repair {
+        st.queue
+            .push(now.saturating_add(r), Event::NodeRepaired { node, epoch })?;
+    }
+    Ok(())
+}
+
+/// A stalled job's pods were evicted (or it must restart): tear the gang down, count a
+/// restart, and requeue after the controller's backoff, or fail past `backoffLimit`.
+fn fail_and_restart(
+    world: &mut World,
+    st: &mut SimState,
+    j: u32,
+    now: SimTime,
+) -> Result<(), SimError> {
+    let jb = job(world, st, j);
+    let e = st.jobs[j as usize];
+    let stalled_at = match world.get::<JobStatus>(e) {
+        Some(s) if matches!(s.phase, Phase::Stalled | Phase::Running | Phase::Holding) => {
+            s.stalled_at.unwrap_or(now)
+        }
+        _ => return Ok(()),
+    };
+    // Running here means the node died before it started; treat as a restart from the
+    // checkpoint too.
+    if let Some(mut s) = world.get_mut::<JobStatus>(e)
+        && s.phase == Phase::Running
+    {
+        let (lost, saved) = stop_progress(&jb, &mut s, now);
+        st.metrics.lost_work_gpu_us += lost as u128 * jb.gpu_milli as u128 / 1000;
+        s.done = SimDuration(s.done.0 + saved);
+    }
+    st.metrics.idle_held_gpu_us += now.since(stalled_at).0 as u128 * jb.gpu_milli as u128 / 1000;
+    unbind_all(world, st, j, now);
+    st.cluster_changes += 1;
+    let Some(mut s) = world.get_mut::<JobStatus>(e) else {
+        return Ok(());
+    };
+    s.stalled_at = None;
+    s.generation += 1;
+    s.restarts += 1;
+    st.metrics.restarts += 1;
+    if s.restarts > jb.backoff_limit {
+        s.phase = Phase::Failed;
+        s.fail_reason = Some(FailReason::BackoffLimitExceeded);
+        s.finished = Some(now);
+        st.metrics.job_failed(&jb, &s);
+        return Ok(());
+    }
+    let delay = restart_backoff(s.restarts);
+    if delay.0 == 0 {
+        enqueue(world, st, j, now);
+    } else {
+        s.phase = Phase::Backoff;
+        let generation = s.generation;
+        st.queue.push(
+            now.saturating_add(delay),
+            Event::BackoffExpired { job: j, generation },
+        )?;
+    }
+    Ok(())
+}
+
+fn node_repaired(
+    world: &mut World,
+    st: &mut SimState,
+    now: SimTime,
+    node: NodeId,
+    epoch: u32,
+) -> Result<(), SimError> {
+    let i = node.0 as usize;
+    let h = &mut st.health[i];
+    if h.epoch != epoch || h.up {
+        return Ok(());
+    }
+    h.up = true;
+    h.not_ready = false;
+    h.epoch += 1;
+    h.down_since = None;
+    st.cluster.nodes[i]
+        .taints
+        .retain(|t| t.key != TAINT_UNREACHABLE);
+    st.cluster_changes += 1;
+    // Stalled jobs whose pods were never evicted restart in place (the kubelet restarts the
+    // containers; the gang re-rendezvouses from its checkpoint) once all their nodes are up.
+    let mut jobs: Vec<u32> = st.cluster.nodes[i]
+        .pods
+        .iter()
+        .map(|b| job_of(b.pod))
+        .collect();
+    jobs.sort_unstable();
+    jobs.dedup();
+    for j in jobs {
+        let jb = job(world, st, j);
+        let e = st.jobs[j as usize];
+        let (stalled, all_up, stalled_at) = match world.get::<JobStatus>(e) {
+            Some(s) => (
+                s.phase == Phase::Stalled,
+                s.bound
+                    .iter()
+                    .flatten()
+                    .all(|(n, _)| st.health[n.0 as usize].up),
+                s.stalled_at.unwrap_or(now),
+            ),
+            None => continue,
+        };
+        if !stalled || !all_up {
+            continue;
+        }
+        let complete = world
+            .get::<JobStatus>(e)
+            .is_some_and(|s| s.bound.iter().flatten().count() == jb.workers as usize);
+        if !complete {
+            // A partial permit-wait hold: release and requeue.
+            unbind_all(world, st, j, now);
+            enqueue(world, st, j, now);
+            continue;
+        }
+        st.metrics.idle_held_gpu_us +=
+            now.since(stalled_at).0 as u128 * jb.gpu_milli as u128 / 1000;
+        let over = if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+            s.stalled_at = None;
+            s.restarts += 1;
+            st.metrics.restarts += 1;
+            s.restarts > jb.backoff_limit
+        } else {
+            false
+        };
+        if over {
+            unbind_all(world, st, j, now);
+            if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+                s.phase = Phase::Failed;
+                s.fail_reason = Some(FailReason::BackoffLimitExceeded);
+                s.finished = Some(now);
+                s.generation += 1;
+                st.metrics.job_failed(&jb, &s);
+            }
+        } else {
+            start_job(world, st, j, now)?;
+        }
+    }
+    mark_dirty(st, now)
+}
+
+fn sample(world: &World, st: &mut SimState, now: SimTime) {
+    let health = &st.health;
+    let frag = cluster_fragmentation(&st.cluster, st.scheduler.workload(), |i, _| health[i].up);
+    let mut pending_pods = 0u64;
+    for &(_, _, j) in &st.pending {
+        let job = job(world, st, j);
+        let bound = world
+            .get::<JobStatus>(st.jobs[j as usize])
+            .map(|s| s.bound.iter().flatten().count() as u64)
+            .unwrap_or(0);
+        pending_pods += job.workers as u64 - bound;
+    }
+    let ready = st.health.iter().filter(|h| h.up).count() as u64;
+    st.metrics
+        .sample(now, frag, pending_pods, st.pending.len() as u64, ready);
+}
+
+/// Brings the books up to `now` at the end of the run.
+pub(crate) fn finish(world: &mut World) -> Option<SimTime> {
+    world.resource_scope(|world, mut st: Mut<SimBox>| {
+        let st = &mut *st.0;
+        let now = st.queue.now();
+        sample(world, st, now);
+        st.metrics.close(now);
+        Some(now)
+    })
+}

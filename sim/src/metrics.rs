@@ -1,0 +1,241 @@
+//! Metrics collected during a run and the report built from them.
+
+use drydock_core::frag::Fragmentation;
+use drydock_core::{Cluster, SimTime};
+use serde::Serialize;
+
+use crate::model::{FailureCause, Job, JobStatus};
+
+/// One row of the time series (`timeseries.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sample {
+    /// Virtual time in seconds.
+    pub time_s: f64,
+    /// GPUs allocated (milli-GPU / 1000).
+    pub allocated_gpus: f64,
+    /// Allocated GPUs over total GPU capacity (0–1).
+    pub gpu_allocation: f64,
+    /// Pods waiting to be scheduled.
+    pub pending_pods: u64,
+    /// Jobs waiting in the queue.
+    pub pending_jobs: u64,
+    /// Jobs with pods bound.
+    pub running_jobs: u64,
+    /// Nodes up.
+    pub ready_nodes: u64,
+    /// GPU fragmentation ratio over Ready nodes (FGD study definition, 0–1).
+    pub fragmentation: f64,
+}
+
+/// Counters and accumulators updated by the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    /// Total GPU capacity in milli-GPU.
+    pub capacity_milli: u64,
+    /// GPU capacity per pool in milli-GPU and node counts, for cost.
+    pub pools: Vec<(String, u64, f64)>,
+    /// Allocated milli-GPU now.
+    pub alloc_milli: u64,
+    /// Peak allocated milli-GPU.
+    pub peak_alloc_milli: u64,
+    /// ∫ allocated milli-GPU dt, in milli-GPU·µs.
+    pub alloc_area: u128,
+    /// Time of the last allocation change.
+    pub last_change: SimTime,
+    /// Arrived GPU requests in milli-GPU (placed or not).
+    pub arrived_gpu_milli: u64,
+    /// Jobs in flight (arrived, not finished or failed).
+    pub in_flight_jobs: u64,
+    /// Jobs with at least one pod bound.
+    pub bound_jobs: u64,
+    /// Completed jobs.
+    pub completed: u64,
+    /// Failed jobs (backoff limit).
+    pub failed_backoff: u64,
+    /// Failed jobs (unschedulable, one attempt).
+    pub failed_unschedulable: u64,
+    /// Failed (unschedulable) pods by class: sharing, whole-GPU, CPU-only.
+    pub failed_by_class: [u64; 3],
+    /// Job completion times in µs.
+    pub jct_us: Vec<u64>,
+    /// Queueing delays (arrival to first start) in µs.
+    pub queueing_delay_us: Vec<u64>,
+    /// Node failures by cause: node, gpu, pool, zone.
+    pub failures: [u64; 4],
+    /// Restarts after failures.
+    pub restarts: u64,
+    /// Preemptions (victim jobs).
+    pub preemptions: u64,
+    /// Permit-wait gang timeouts.
+    pub gang_timeouts: u64,
+    /// Work lost since the last checkpoint at failures, in GPU·µs.
+    pub lost_work_gpu_us: u128,
+    /// Time gangs held GPUs while stalled, in GPU·µs.
+    pub idle_held_gpu_us: u128,
+    /// Restart overhead, in GPU·µs.
+    pub restart_overhead_gpu_us: u128,
+    /// Work lost to preemption, in GPU·µs.
+    pub preemption_lost_gpu_us: u128,
+    /// Time series.
+    pub samples: Vec<Sample>,
+    /// Sum of fragmentation ratios over samples (for the mean).
+    frag_sum: f64,
+    /// Latest fragmentation.
+    pub last_frag: Fragmentation,
+    /// Allocation-vs-arrived curve: per whole percent of arrived GPU (index), the sum of
+    /// allocation ratios observed and their count.
+    pub alloc_curve: Vec<(f64, u64)>,
+    /// End of the run.
+    pub end: SimTime,
+}
+
+impl Metrics {
+    /// Empty metrics for `cluster`.
+    pub fn new(cluster: &Cluster) -> Self {
+        let mut pools: Vec<(String, u64, f64)> = cluster
+            .pools
+            .iter()
+            .map(|p| (p.name.clone(), 0, p.price_per_node_hour))
+            .collect();
+        for n in &cluster.nodes {
+            if let Some(p) = pools.get_mut(n.pool.0 as usize) {
+                p.1 += 1;
+            }
+        }
+        Metrics {
+            capacity_milli: cluster.gpu_capacity_milli(),
+            pools,
+            ..Default::default()
+        }
+    }
+
+    /// Jobs in flight.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight_jobs
+    }
+
+    fn advance(&mut self, now: SimTime) {
+        let dt = now.0.saturating_sub(self.last_change.0);
+        self.alloc_area += self.alloc_milli as u128 * dt as u128;
+        self.last_change = self.last_change.max(now);
+    }
+
+    /// A pod holding `milli` GPU was bound at `now`.
+    pub fn pod_bound_at(&mut self, now: SimTime, milli: u64) {
+        self.advance(now);
+        self.alloc_milli += milli;
+        self.peak_alloc_milli = self.peak_alloc_milli.max(self.alloc_milli);
+    }
+
+    /// A pod holding `milli` GPU was unbound at `now`.
+    pub fn pod_unbound_at(&mut self, now: SimTime, milli: u64) {
+        self.advance(now);
+        self.alloc_milli = self.alloc_milli.saturating_sub(milli);
+    }
+
+    /// A job completed.
+    pub fn job_completed(&mut self, job: &Job, _s: &JobStatus, now: SimTime) {
+        self.completed += 1;
+        self.in_flight_jobs = self.in_flight_jobs.saturating_sub(1);
+        self.jct_us.push(now.since(job.arrival).0);
+    }
+
+    /// A job failed.
+    pub fn job_failed(&mut self, job: &Job, s: &JobStatus) {
+        self.in_flight_jobs = self.in_flight_jobs.saturating_sub(1);
+        match s.fail_reason {
+            Some(crate::model::FailReason::Unschedulable) => {
+                self.failed_unschedulable += 1;
+                // Class of the (single) pod, as the study books failed pods.
+                let class = if job.gpu_milli == 0 {
+                    2
+                } else if job.gpu_milli < 1000 && job.workers == 1 {
+                    0
+                } else {
+                    1
+                };
+                self.failed_by_class[class] += 1;
+            }
+            _ => self.failed_backoff += 1,
+        }
+    }
+
+    /// A node failed.
+    pub fn failure(&mut self, cause: FailureCause) {
+        let i = match cause {
+            FailureCause::Node => 0,
+            FailureCause::Gpu => 1,
+            FailureCause::Pool => 2,
+            FailureCause::Zone => 3,
+        };
+        self.failures[i] += 1;
+    }
+
+    /// Records the allocation against arrived GPU after a scheduling attempt.
+    pub fn record_curve_point(&mut self) {
+        if self.capacity_milli == 0 {
+            return;
+        }
+        let pct = (self.arrived_gpu_milli as f64 * 100.0 / self.capacity_milli as f64).round();
+        let idx = pct.clamp(0.0, 1000.0) as usize;
+        if self.alloc_curve.len() <= idx {
+            self.alloc_curve.resize(idx + 1, (0.0, 0));
+        }
+        let ratio = self.alloc_milli as f64 / self.capacity_milli as f64;
+        self.alloc_curve[idx].0 += ratio;
+        self.alloc_curve[idx].1 += 1;
+    }
+
+    /// Takes a time-series sample.
+    pub fn sample(
+        &mut self,
+        now: SimTime,
+        frag: Fragmentation,
+        pending_pods: u64,
+        pending_jobs: u64,
+        ready_nodes: u64,
+    ) {
+        let alloc = if self.capacity_milli == 0 {
+            0.0
+        } else {
+            self.alloc_milli as f64 / self.capacity_milli as f64
+        };
+        let ratio = frag.ratio();
+        self.frag_sum += ratio;
+        self.last_frag = frag;
+        // Replace a sample at the same instant (the closing sample may coincide).
+        if self
+            .samples
+            .last()
+            .is_some_and(|s| s.time_s == now.as_secs_f64())
+            && let Some(s) = self.samples.pop()
+        {
+            self.frag_sum -= s.fragmentation;
+        }
+        self.samples.push(Sample {
+            time_s: now.as_secs_f64(),
+            allocated_gpus: self.alloc_milli as f64 / 1000.0,
+            gpu_allocation: alloc,
+            pending_pods,
+            pending_jobs,
+            running_jobs: self.bound_jobs,
+            ready_nodes,
+            fragmentation: ratio,
+        });
+    }
+
+    /// Mean fragmentation ratio over samples.
+    pub fn mean_fragmentation(&self) -> f64 {
+        if self.samples.is_empty() {
+            0.0
+        } else {
+            self.frag_sum / self.samples.len() as f64
+        }
+    }
+
+    /// Closes the books at the end of the run.
+    pub fn close(&mut self, now: SimTime) {
+        self.advance(now);
+        self.end = now;
+    }
+}

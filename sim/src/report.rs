@@ -1,0 +1,376 @@
+//! The run report: `summary.json`, the time series and the per-job table.
+
+use bevy_ecs::prelude::World;
+use drydock_core::SimDuration;
+use serde::Serialize;
+use sha2::Digest;
+
+use crate::metrics::Sample;
+use crate::model::{Job, JobName, JobStatus, Phase};
+
+/// Version of the summary's layout; bumped on any incompatible change.
+pub const SUMMARY_VERSION: u32 = 1;
+
+/// Percentiles of a distribution of durations, in seconds (nearest-rank).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Number of values.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// Nearest-rank percentiles of `values_us` (microseconds), reported in seconds.
+pub fn percentiles(values_us: &[u64]) -> Percentiles {
+    if values_us.is_empty() {
+        return Percentiles::default();
+    }
+    let mut v = values_us.to_vec();
+    v.sort_unstable();
+    let rank = |p: f64| {
+        let r = ((p / 100.0) * v.len() as f64).ceil() as usize;
+        SimDuration(v[r.clamp(1, v.len()) - 1]).as_secs_f64()
+    };
+    let sum: u128 = v.iter().map(|&x| x as u128).sum();
+    Percentiles {
+        count: v.len() as u64,
+        mean: (sum as f64 / v.len() as f64) / 1e6,
+        p50: rank(50.0),
+        p95: rank(95.0),
+        p99: rank(99.0),
+        max: SimDuration(v[v.len() - 1]).as_secs_f64(),
+    }
+}
+
+/// Job counts at the end of the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct JobCounts {
+    /// Jobs in the scenario.
+    pub total: u64,
+    /// Jobs that arrived (were submitted) before the end.
+    pub submitted: u64,
+    /// Finished their work.
+    pub completed: u64,
+    /// Failed (backoff limit exceeded, or unschedulable at their one attempt).
+    pub failed: u64,
+    /// Of the failed: unschedulable at their single attempt (arrivals-only traces).
+    pub failed_unschedulable: u64,
+    /// Failed unschedulable pods by class: sharing, whole-GPU, CPU-only.
+    pub failed_by_class: [u64; 3],
+    /// Waiting in the queue (or in restart backoff) at the end.
+    pub pending: u64,
+    /// Running (or stalled, or terminating) at the end.
+    pub running: u64,
+}
+
+/// GPU usage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GpuReport {
+    /// GPU capacity (GPUs).
+    pub capacity: f64,
+    /// Time-weighted mean of allocated / capacity over the run (0–1).
+    pub allocation_mean: f64,
+    /// Peak allocated GPUs.
+    pub allocated_peak: f64,
+    /// Allocated GPUs at the end.
+    pub allocated_end: f64,
+    /// Mean over samples of the fragmentation ratio (FGD study definition, 0–1).
+    pub fragmentation_mean: f64,
+    /// Fragmentation ratio at the end.
+    pub fragmentation_end: f64,
+    /// Fragmented GPUs at the end (fragmentation amount / 1000).
+    pub fragmented_gpus_end: f64,
+    /// Arrived GPU requests over capacity (0–∞), for arrivals-only runs.
+    pub arrived_over_capacity: f64,
+}
+
+/// Failures and their cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FailureReport {
+    /// Node failures (host causes).
+    pub node_failures: u64,
+    /// GPU failures (each took its node out).
+    pub gpu_failures: u64,
+    /// Nodes lost to pool outages.
+    pub pool_outage_nodes: u64,
+    /// Nodes lost to zone outages.
+    pub zone_outage_nodes: u64,
+    /// Gang restarts after failures.
+    pub restarts: u64,
+    /// Jobs preempted.
+    pub preemptions: u64,
+    /// Permit-wait gang timeouts.
+    pub gang_timeouts: u64,
+    /// GPU-hours of work lost since the last checkpoint.
+    pub lost_work_gpu_hours: f64,
+    /// GPU-hours gangs held while stalled, waiting for Kubernetes to evict their pods.
+    pub idle_held_gpu_hours: f64,
+    /// GPU-hours spent in restart overhead.
+    pub restart_overhead_gpu_hours: f64,
+    /// Total GPU-hours lost to failures (the three above).
+    pub gpu_hours_lost: f64,
+    /// GPU-hours of work lost to preemption.
+    pub preemption_lost_gpu_hours: f64,
+}
+
+/// Cost of one pool.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PoolCost {
+    /// Pool name.
+    pub pool: String,
+    /// Nodes.
+    pub nodes: u64,
+    /// Node-hours.
+    pub node_hours: f64,
+    /// Dollars per node-hour.
+    pub price_per_node_hour: f64,
+    /// Dollars.
+    pub cost: f64,
+}
+
+/// Cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CostReport {
+    /// Node-hours over all pools.
+    pub node_hours: f64,
+    /// Dollars over all pools.
+    pub total: f64,
+    /// Dollars per hour of virtual time.
+    pub per_hour: f64,
+    /// Per pool.
+    pub pools: Vec<PoolCost>,
+}
+
+/// One point of the allocation-vs-arrived curve (arrivals-only runs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CurvePoint {
+    /// Arrived GPU requests as a whole percent of capacity.
+    pub arrived_pct: u32,
+    /// Mean allocation ratio observed in that bucket (0–1).
+    pub allocation: f64,
+}
+
+/// The whole summary (`summary.json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Layout version.
+    pub version: u32,
+    /// Scenario name.
+    pub scenario: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Placement policy.
+    pub policy: String,
+    /// Nodes.
+    pub nodes: u64,
+    /// Virtual time at the end, in seconds.
+    pub virtual_time_s: f64,
+    /// Events processed.
+    pub events: u64,
+    /// Jobs.
+    pub jobs: JobCounts,
+    /// Job completion time (arrival to completion) of completed jobs.
+    pub jct: Percentiles,
+    /// Queueing delay (arrival to first start) of started jobs.
+    pub queueing_delay: Percentiles,
+    /// GPUs.
+    pub gpu: GpuReport,
+    /// Failures.
+    pub failures: FailureReport,
+    /// Cost.
+    pub cost: CostReport,
+    /// Allocation vs arrived workload, per whole percent (arrivals-only runs; empty otherwise).
+    pub allocation_curve: Vec<CurvePoint>,
+    /// SHA-256 of the event log (every event and every bind decision), hex.
+    pub event_log_sha256: String,
+}
+
+/// One row of `jobs.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRow {
+    /// Job name.
+    pub name: String,
+    /// Workers.
+    pub workers: u32,
+    /// GPUs over the gang.
+    pub gpus: f64,
+    /// Priority.
+    pub priority: i32,
+    /// Arrival in seconds.
+    pub arrival_s: f64,
+    /// First start in seconds (empty if never started).
+    pub start_s: Option<f64>,
+    /// Completion or failure in seconds.
+    pub end_s: Option<f64>,
+    /// Final phase.
+    pub phase: Phase,
+    /// Restarts after failures.
+    pub restarts: u32,
+    /// Preemptions.
+    pub preemptions: u32,
+}
+
+/// Builds the summary from the world at the end of a run.
+pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
+    let Some(st) = crate::engine::state(world) else {
+        return Summary::default();
+    };
+    let m = &st.metrics;
+    let end = m.end;
+    let hours = SimDuration(end.0).as_hours_f64();
+    let mut jobs = JobCounts {
+        total: st.jobs.len() as u64,
+        submitted: st.arrived,
+        completed: m.completed,
+        failed: m.failed_backoff + m.failed_unschedulable,
+        failed_unschedulable: m.failed_unschedulable,
+        failed_by_class: m.failed_by_class,
+        ..Default::default()
+    };
+    for &e in &st.jobs {
+        if let Some(s) = world.get::<JobStatus>(e) {
+            match s.phase {
+                Phase::Pending | Phase::Backoff | Phase::Holding => jobs.pending += 1,
+                Phase::Running | Phase::Stalled | Phase::Terminating => jobs.running += 1,
+                _ => {}
+            }
+        }
+    }
+    let cap = m.capacity_milli as f64;
+    let gpu = GpuReport {
+        capacity: cap / 1000.0,
+        allocation_mean: if cap > 0.0 && end.0 > 0 {
+            m.alloc_area as f64 / (cap * end.0 as f64)
+        } else if cap > 0.0 {
+            m.alloc_milli as f64 / cap
+        } else {
+            0.0
+        },
+        allocated_peak: m.peak_alloc_milli as f64 / 1000.0,
+        allocated_end: m.alloc_milli as f64 / 1000.0,
+        fragmentation_mean: m.mean_fragmentation(),
+        fragmentation_end: m.last_frag.ratio(),
+        fragmented_gpus_end: m.last_frag.amount_milli / 1000.0,
+        arrived_over_capacity: if cap > 0.0 {
+            m.arrived_gpu_milli as f64 / cap
+        } else {
+            0.0
+        },
+    };
+    let gh = |x: u128| x as f64 / 1e6 / 3600.0;
+    let lost = gh(m.lost_work_gpu_us);
+    let idle = gh(m.idle_held_gpu_us);
+    let over = gh(m.restart_overhead_gpu_us);
+    let failures = FailureReport {
+        node_failures: m.failures[0],
+        gpu_failures: m.failures[1],
+        pool_outage_nodes: m.failures[2],
+        zone_outage_nodes: m.failures[3],
+        restarts: m.restarts,
+        preemptions: m.preemptions,
+        gang_timeouts: m.gang_timeouts,
+        lost_work_gpu_hours: lost,
+        idle_held_gpu_hours: idle,
+        restart_overhead_gpu_hours: over,
+        gpu_hours_lost: lost + idle + over,
+        preemption_lost_gpu_hours: gh(m.preemption_lost_gpu_us),
+    };
+    let pools: Vec<PoolCost> = m
+        .pools
+        .iter()
+        .map(|(name, nodes, price)| PoolCost {
+            pool: name.clone(),
+            nodes: *nodes,
+            node_hours: *nodes as f64 * hours,
+            price_per_node_hour: *price,
+            cost: *nodes as f64 * hours * price,
+        })
+        .collect();
+    let total: f64 = pools.iter().map(|p| p.cost).sum();
+    let cost = CostReport {
+        node_hours: pools.iter().map(|p| p.node_hours).sum(),
+        total,
+        per_hour: if hours > 0.0 {
+            total / hours
+        } else {
+            pools
+                .iter()
+                .map(|p| p.nodes as f64 * p.price_per_node_hour)
+                .sum()
+        },
+        pools,
+    };
+    let allocation_curve = if st.arrivals_only {
+        m.alloc_curve
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, n))| *n > 0)
+            .map(|(i, (sum, n))| CurvePoint {
+                arrived_pct: i as u32,
+                allocation: sum / *n as f64,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let digest = st.log_hash.clone().finalize();
+    Summary {
+        version: SUMMARY_VERSION,
+        scenario: scenario.to_string(),
+        seed,
+        policy: st.scheduler.config().policy.name().to_string(),
+        nodes: st.cluster.nodes.len() as u64,
+        virtual_time_s: SimDuration(end.0).as_secs_f64(),
+        events: st.events,
+        jobs,
+        jct: percentiles(&m.jct_us),
+        queueing_delay: percentiles(&m.queueing_delay_us),
+        gpu,
+        failures,
+        cost,
+        allocation_curve,
+        event_log_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+/// The time series.
+pub fn timeseries(world: &World) -> Vec<Sample> {
+    crate::engine::state(world)
+        .map(|s| s.metrics.samples.clone())
+        .unwrap_or_default()
+}
+
+/// The per-job table, in job order.
+pub fn job_rows(world: &World) -> Vec<JobRow> {
+    let Some(st) = crate::engine::state(world) else {
+        return Vec::new();
+    };
+    st.jobs
+        .iter()
+        .filter_map(|&e| {
+            let j = world.get::<Job>(e)?;
+            let n = world.get::<JobName>(e)?;
+            let s = world.get::<JobStatus>(e)?;
+            Some(JobRow {
+                name: n.0.to_string(),
+                workers: j.workers,
+                gpus: j.gpu_milli as f64 / 1000.0,
+                priority: j.priority,
+                arrival_s: j.arrival.as_secs_f64(),
+                start_s: s.first_start.map(|t| t.as_secs_f64()),
+                end_s: s.finished.map(|t| t.as_secs_f64()),
+                phase: s.phase,
+                restarts: s.restarts,
+                preemptions: s.preemptions,
+            })
+        })
+        .collect()
+}

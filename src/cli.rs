@@ -1,0 +1,61 @@
+//! Subcommands and the error-to-exit-code mapping shared by all of them.
+
+pub mod list;
+pub mod run;
+pub mod schema;
+pub mod validate;
+
+use drydock_scenarios::ScenarioError;
+use drydock_sim::SimError;
+
+/// An input error found by the CLI itself (a flag combination, an output directory that would
+/// be overwritten). Exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}{}", hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+pub struct InputError {
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl InputError {
+    /// An input error with a hint.
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        InputError {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+/// Exit code for an error: 2 for input errors anywhere in the chain, else 1.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if cause.downcast_ref::<ScenarioError>().is_some()
+            || cause.downcast_ref::<InputError>().is_some()
+            || cause
+                .downcast_ref::<drydock_scenarios::trace::TraceError>()
+                .is_some()
+            || cause
+                .downcast_ref::<SimError>()
+                .is_some_and(SimError::is_input_error)
+        {
+            return 2;
+        }
+    }
+    1
+}
+
+/// The error and its causes, one per line.
+pub fn render_error(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str("\n  caused by: ");
+            out.push_str(&c);
+        }
+    }
+    out
+}

@@ -1,0 +1,282 @@
+//! Rendering of a run's results: the summary table, CSV files and SVG plots.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+use drydock_core::SimDuration;
+use drydock_scenarios::Scenario;
+use drydock_sim::metrics::Sample;
+use drydock_sim::report::Percentiles;
+use drydock_sim::{JobRow, Summary};
+use plotters::prelude::*;
+
+fn dur(secs: f64) -> String {
+    if secs <= 0.0 {
+        return "0s".into();
+    }
+    if secs < 1.0 {
+        return format!("{:.0}ms", secs * 1000.0);
+    }
+    // Round to seconds, then keep the two largest units.
+    let d = SimDuration::from_secs(secs.round() as u64).to_string();
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    for ch in d.chars() {
+        cur.push(ch);
+        if ch.is_alphabetic() {
+            parts.push(std::mem::take(&mut cur));
+        }
+    }
+    parts.into_iter().take(2).collect()
+}
+
+fn pct_line(p: &Percentiles) -> String {
+    if p.count == 0 {
+        return "-".into();
+    }
+    format!(
+        "p50 {}  p95 {}  p99 {}  mean {}  (n={})",
+        dur(p.p50),
+        dur(p.p95),
+        dur(p.p99),
+        dur(p.mean),
+        p.count
+    )
+}
+
+/// The human-readable report. Deterministic: contains nothing from the wall clock.
+pub fn table(s: &Summary, scenario: &Scenario) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "drydock run: {} (seed {}, policy {}, {} nodes, {} GPUs)",
+        s.scenario, s.seed, s.policy, s.nodes, s.gpu.capacity
+    );
+    if !scenario.description.is_empty() {
+        let first = scenario.description.lines().next().unwrap_or_default();
+        let _ = writeln!(o, "  {first}");
+    }
+    let _ = writeln!(
+        o,
+        "virtual time {}, {} events",
+        dur(s.virtual_time_s),
+        s.events
+    );
+    let _ = writeln!(o);
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(o, "  {k:<24} {v}");
+    };
+    let j = &s.jobs;
+    row(
+        "jobs",
+        format!(
+            "{} submitted, {} completed, {} failed, {} pending, {} running",
+            j.submitted, j.completed, j.failed, j.pending, j.running
+        ),
+    );
+    if j.failed_unschedulable > 0 {
+        row(
+            "  unschedulable",
+            format!(
+                "{} (sharing {}, whole-GPU {}, CPU-only {})",
+                j.failed_unschedulable,
+                j.failed_by_class[0],
+                j.failed_by_class[1],
+                j.failed_by_class[2]
+            ),
+        );
+    }
+    row("job completion time", pct_line(&s.jct));
+    row("queueing delay", pct_line(&s.queueing_delay));
+    let g = &s.gpu;
+    row(
+        "GPU allocation",
+        format!(
+            "{:.1}% time-weighted mean, peak {} of {} GPUs",
+            g.allocation_mean * 100.0,
+            g.allocated_peak,
+            g.capacity
+        ),
+    );
+    if !s.allocation_curve.is_empty() {
+        row(
+            "  at end",
+            format!(
+                "{:.1}% allocated with {:.0}% of capacity requested",
+                if g.capacity > 0.0 {
+                    g.allocated_end / g.capacity * 100.0
+                } else {
+                    0.0
+                },
+                g.arrived_over_capacity * 100.0
+            ),
+        );
+    }
+    row(
+        "GPU fragmentation",
+        format!(
+            "{:.1}% mean, {:.1}% at end ({:.1} GPUs fragmented)",
+            g.fragmentation_mean * 100.0,
+            g.fragmentation_end * 100.0,
+            g.fragmented_gpus_end
+        ),
+    );
+    let f = &s.failures;
+    row(
+        "failures",
+        format!(
+            "{} node, {} GPU, {} nodes in pool outages, {} nodes in zone outages",
+            f.node_failures, f.gpu_failures, f.pool_outage_nodes, f.zone_outage_nodes
+        ),
+    );
+    row(
+        "restarts",
+        format!(
+            "{} after failures, {} preemptions",
+            f.restarts, f.preemptions
+        ),
+    );
+    row(
+        "GPU-hours lost",
+        format!(
+            "{:.1} (work since checkpoint {:.1}, held while stalled {:.1}, restart overhead {:.1})",
+            f.gpu_hours_lost,
+            f.lost_work_gpu_hours,
+            f.idle_held_gpu_hours,
+            f.restart_overhead_gpu_hours
+        ),
+    );
+    if f.preemptions > 0 {
+        row(
+            "  to preemption",
+            format!("{:.1} GPU-hours of work", f.preemption_lost_gpu_hours),
+        );
+    }
+    let c = &s.cost;
+    row("node-hours", format!("{:.1}", c.node_hours));
+    row("cost", format!("${:.2} (${:.2}/hour)", c.total, c.per_hour));
+    for p in &c.pools {
+        row(
+            &format!("  {}", p.pool),
+            format!(
+                "{} nodes x {:.1} h x ${:.2} = ${:.2}",
+                p.nodes,
+                p.node_hours / p.nodes.max(1) as f64,
+                p.price_per_node_hour,
+                p.cost
+            ),
+        );
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "  event log sha256 {}", s.event_log_sha256);
+    o
+}
+
+/// Writes `summary.json`, `timeseries.csv`, `jobs.csv`, `allocation.svg` and `queue.svg`.
+///
+/// # Errors
+/// I/O errors, with the path.
+pub fn write_all(
+    out: &Path,
+    s: &Summary,
+    samples: &[Sample],
+    jobs: &[JobRow],
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let p = out.join("summary.json");
+    std::fs::write(&p, serde_json::to_string_pretty(s)? + "\n")
+        .with_context(|| format!("cannot write {}", p.display()))?;
+    let p = out.join("timeseries.csv");
+    let mut w =
+        csv::Writer::from_path(&p).with_context(|| format!("cannot write {}", p.display()))?;
+    for r in samples {
+        w.serialize(r)?;
+    }
+    w.flush()?;
+    let p = out.join("jobs.csv");
+    let mut w =
+        csv::Writer::from_path(&p).with_context(|| format!("cannot write {}", p.display()))?;
+    for r in jobs {
+        w.serialize(r)?;
+    }
+    w.flush()?;
+    plot(
+        &out.join("allocation.svg"),
+        "GPU allocation",
+        "allocated GPUs",
+        samples,
+        |r| r.allocated_gpus,
+        Some(s.gpu.capacity),
+    )?;
+    plot(
+        &out.join("queue.svg"),
+        "Scheduling queue",
+        "pending pods",
+        samples,
+        |r| r.pending_pods as f64,
+        None,
+    )?;
+    Ok(())
+}
+
+fn plot(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    samples: &[Sample],
+    y: impl Fn(&Sample) -> f64,
+    ceiling: Option<f64>,
+) -> anyhow::Result<()> {
+    let hours: Vec<(f64, f64)> = samples.iter().map(|r| (r.time_s / 3600.0, y(r))).collect();
+    let x_max = hours.iter().map(|p| p.0).fold(0.0, f64::max).max(1e-3);
+    let y_max = hours
+        .iter()
+        .map(|p| p.1)
+        .fold(ceiling.unwrap_or(0.0), f64::max)
+        .max(1.0)
+        * 1.05;
+    let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("virtual time (hours)")
+        .y_desc(y_label)
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(c) = ceiling {
+        chart
+            .draw_series(LineSeries::new(vec![(0.0, c), (x_max, c)], RED.mix(0.6)))
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .label("capacity")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+    }
+    // Step plot: each sample holds until the next.
+    let mut steps = Vec::with_capacity(hours.len() * 2);
+    for (i, &(x, v)) in hours.iter().enumerate() {
+        if i > 0 {
+            steps.push((x, hours[i - 1].1));
+        }
+        steps.push((x, v));
+    }
+    chart
+        .draw_series(LineSeries::new(steps, BLUE.stroke_width(2)))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .label(y_label)
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}

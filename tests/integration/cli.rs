@@ -1,0 +1,189 @@
+//! The `drydock` binary: exit codes and error messages for good and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn drydock(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drydock"))
+        .args(args)
+        .env_remove("DRYDOCK_DATA_DIR")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("drydock runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).expect("write fixture");
+    p
+}
+
+#[test]
+fn run_without_arguments_runs_the_embedded_default() {
+    let o = drydock(&["run"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "stderr: {err}");
+    assert!(out.contains("drydock run: default"), "{out}");
+    assert!(out.contains("job completion time"), "{out}");
+    assert!(out.contains("GPU fragmentation"), "{out}");
+    assert!(out.contains("cost"), "{out}");
+}
+
+#[test]
+fn json_format_is_parseable_and_carries_the_event_log_hash() {
+    let o = drydock(&["run", "default", "--format", "json", "--seed", "3"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["seed"], 3);
+    assert_eq!(v["event_log_sha256"].as_str().map(str::len), Some(64));
+}
+
+#[test]
+fn unknown_scenario_name_is_an_input_error_listing_the_builtins() {
+    let o = drydock(&["run", "no-such-scenario"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("default") && err.contains("openb-fgd"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_yaml_names_file_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = write(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: drydock/v1alpha1\nkind: Scenario\nmetadata: {name: x}\nspec:\n  cluster:\n    pools:\n      - name: a\n        nodes: 2\n        gpusPerNode: 8\n        gpuModel: A100\n        cpu: \"96\"\n        memory: 1Ti\n        pricePerNodeHour: 1\n  training:\n    - name: j\n      work: 5 parsecs\n",
+    );
+    let o = drydock(&["run", p.to_str().expect("utf8")]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad.yaml:16:"), "{err}");
+    assert!(err.contains("hint"), "{err}");
+}
+
+#[test]
+fn trace_scenario_without_data_dir_is_an_input_error_with_a_hint() {
+    let o = drydock(&["run", "openb-fgd"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--data-dir"), "{err}");
+}
+
+#[test]
+fn missing_trace_file_names_the_path_tried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = drydock(&[
+        "run",
+        "philly",
+        "--data-dir",
+        dir.path().to_str().expect("utf8"),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("philly/philly.csv"), "{err}");
+}
+
+#[test]
+fn bad_csv_row_is_named_by_its_number() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("philly")).expect("mkdir");
+    write(
+        &dir.path().join("philly"),
+        "philly.csv",
+        "timestamp,duration,num_gpus,gpu_time,cluster\n2017-10-09 07:01:55,66.0,1,66.0,a\n2017-10-09 07:02:55,abc,1,66.0,a\n",
+    );
+    let o = drydock(&[
+        "run",
+        "philly",
+        "--data-dir",
+        dir.path().to_str().expect("utf8"),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("row 3"), "{err}");
+}
+
+#[test]
+fn out_dir_is_never_silently_overwritten() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "notes.txt", "mine");
+    let o = drydock(&["run", "--out", dir.path().to_str().expect("utf8")]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not empty"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).expect("kept"),
+        "mine"
+    );
+}
+
+#[test]
+fn out_dir_receives_summary_timeseries_and_plots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("results");
+    let o = drydock(&["run", "--out", out.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    for f in [
+        "summary.json",
+        "timeseries.csv",
+        "jobs.csv",
+        "allocation.svg",
+        "queue.svg",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let ts = std::fs::read_to_string(out.join("timeseries.csv")).expect("csv");
+    assert!(ts.starts_with("time_s,allocated_gpus,gpu_allocation,pending_pods,pending_jobs,running_jobs,ready_nodes,fragmentation"), "{ts}");
+    let svg = std::fs::read_to_string(out.join("allocation.svg")).expect("svg");
+    assert!(svg.contains("<svg"));
+}
+
+#[test]
+fn validate_reports_ok_and_errors_with_exit_codes() {
+    let o = drydock(&["validate", "default"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = write(
+        dir.path(),
+        "x.yaml",
+        "apiVersion: drydock/v9\nkind: Scenario\n",
+    );
+    let o = drydock(&["validate", p.to_str().expect("utf8")]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("x.yaml:1:"), "{err}");
+}
+
+#[test]
+fn schema_is_json() {
+    let o = drydock(&["schema"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json schema");
+    assert!(v.get("$schema").is_some() || v.get("properties").is_some());
+}
+
+#[test]
+fn list_shows_the_builtins() {
+    let o = drydock(&["list"]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(0));
+    for name in ["default", "training-failures", "openb-fgd", "philly"] {
+        assert!(out.contains(name), "{out}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = drydock(&["run", "--seed", "not-a-number"]);
+    assert_eq!(o.status.code(), Some(2));
+}
