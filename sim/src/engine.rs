@@ -498,31 +498,52 @@ pub fn job_of(pod: PodId) -> u32 {
 
 /// Processes the next event. Returns its time, or `None` when the run is over.
 pub(crate) fn step(world: &mut World) -> Result<Option<SimTime>, SimError> {
+    step_until(world, 1, SimTime::MAX).map(|(_, t)| t)
+}
+
+/// Processes up to `max_events` events, stopping before any event later than `until`, inside
+/// one resource scope (taking the state out of the world once per batch, not per event).
+/// Returns the number processed and the time of the last one, or `None` as the time when the
+/// run is over.
+pub(crate) fn step_until(
+    world: &mut World,
+    max_events: u64,
+    until: SimTime,
+) -> Result<(u64, Option<SimTime>), SimError> {
     world.resource_scope(|world, mut st: Mut<SimBox>| {
         let st = &mut *st.0;
-        let Some(next) = st.queue.peek_time() else {
-            return Ok(None);
-        };
-        if next > st.config.end
-            || (!st.config.fixed_duration && st.queue.len() as u64 == st.periodic_queued)
-        {
-            return Ok(None);
+        let mut done = 0u64;
+        let mut last = st.queue.now();
+        while done < max_events {
+            let Some(next) = st.queue.peek_time() else {
+                return Ok((done, None));
+            };
+            if next > st.config.end
+                || (!st.config.fixed_duration && st.queue.len() as u64 == st.periodic_queued)
+            {
+                return Ok((done, None));
+            }
+            if next > until {
+                break;
+            }
+            let Some((now, ev)) = st.queue.pop() else {
+                return Ok((done, None));
+            };
+            if matches!(ev, Event::SampleDue | Event::RandomFailureDue) {
+                st.periodic_queued -= 1;
+            }
+            st.events += 1;
+            tracing::trace!(sim_time_us = now.0, event = ?ev, "event");
+            let (a, b) = ev.ids();
+            st.log_hash.update(now.0.to_le_bytes());
+            st.log_hash.update([ev.code()]);
+            st.log_hash.update(a.to_le_bytes());
+            st.log_hash.update(b.to_le_bytes());
+            handle(world, st, now, ev)?;
+            done += 1;
+            last = now;
         }
-        let Some((now, ev)) = st.queue.pop() else {
-            return Ok(None);
-        };
-        if matches!(ev, Event::SampleDue | Event::RandomFailureDue) {
-            st.periodic_queued -= 1;
-        }
-        st.events += 1;
-        tracing::trace!(sim_time_us = now.0, event = ?ev, "event");
-        let (a, b) = ev.ids();
-        st.log_hash.update(now.0.to_le_bytes());
-        st.log_hash.update([ev.code()]);
-        st.log_hash.update(a.to_le_bytes());
-        st.log_hash.update(b.to_le_bytes());
-        handle(world, st, now, ev)?;
-        Ok(Some(now))
+        Ok((done, Some(last)))
     })
 }
 
@@ -877,14 +898,34 @@ fn scheduling_cycle(world: &mut World, st: &mut SimState, now: SimTime) -> Resul
                 spec: &specs[spec_of(&job, w).0 as usize],
             })
             .collect();
-        let result = st.scheduler.place_gang(
-            &mut st.cluster,
-            GroupId(j),
-            &pods,
-            now.0,
-            hold_partial,
-            &mut st.rng_scheduler,
-        );
+        // PreFilter-style shortcut: a gang asking for more GPU than is free in the whole
+        // cluster cannot fit, so skip scanning every node for it.
+        let demand: u64 = pods.iter().map(|p| p.spec.request.gpu.total_milli()).sum();
+        let free = st
+            .metrics
+            .capacity_milli
+            .saturating_sub(st.metrics.alloc_milli);
+        let result = if !hold_partial && demand > free {
+            let nodes = st.cluster.nodes.len() as u32;
+            Err((
+                drydock_core::Unschedulable {
+                    nodes,
+                    reasons: [(drydock_core::Unfit::Gpu, nodes)].into_iter().collect(),
+                    placed: 0,
+                    gang_size: job.workers,
+                },
+                Vec::new(),
+            ))
+        } else {
+            st.scheduler.place_gang(
+                &mut st.cluster,
+                GroupId(j),
+                &pods,
+                now.0,
+                hold_partial,
+                &mut st.rng_scheduler,
+            )
+        };
         drop(pods);
         match result {
             Ok(binds) => {

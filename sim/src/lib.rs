@@ -159,14 +159,35 @@ impl Simulation {
     /// # Errors
     /// As [`Simulation::step`].
     pub fn run(&mut self, mut progress: impl FnMut(SimTime)) -> Result<(), SimError> {
-        let mut n = 0u64;
-        while let Some(t) = self.step()? {
-            n += 1;
-            if n.is_multiple_of(4096) {
+        while !self.finished {
+            let (_, t) = self.run_batch(4096, SimTime::MAX)?;
+            if let Some(t) = t {
                 progress(t);
             }
         }
         Ok(())
+    }
+
+    /// Processes up to `max_events` events, none later than `until` (for front ends that pace
+    /// a run against the wall clock). Returns how many were processed and the virtual time
+    /// reached, or `None` once the run is over (then the books are closed).
+    ///
+    /// # Errors
+    /// As [`Simulation::step`].
+    pub fn run_batch(
+        &mut self,
+        max_events: u64,
+        until: SimTime,
+    ) -> Result<(u64, Option<SimTime>), SimError> {
+        if self.finished {
+            return Ok((0, None));
+        }
+        let (n, t) = engine::step_until(&mut self.world, max_events, until)?;
+        if t.is_none() {
+            engine::finish(&mut self.world);
+            self.finished = true;
+        }
+        Ok((n, t))
     }
 
     /// True once the run is over.
