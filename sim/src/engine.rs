@@ -769,6 +769,10 @@ fn enqueue(world: &mut World, st: &mut SimState, j: u32, now: SimTime) {
         if s.phase == Phase::NotArrived {
             st.metrics.in_flight_jobs += 1;
         }
+        if matches!(s.phase, Phase::Pending | Phase::Holding) {
+            // Already queued: requeue at the back of its priority.
+            st.pending.remove(&(Reverse(prio), s.queued_since, j));
+        }
         s.phase = Phase::Pending;
         s.queued_since = now;
         st.pending.insert((Reverse(prio), now, j));
@@ -1152,12 +1156,8 @@ fn node_failed(
                 s.stalled_at = Some(now);
                 s.generation += 1;
             }
-            Phase::Holding => {
-                // Waiting pods on a dead node: the gang cannot complete here.
-                s.phase = Phase::Stalled;
-                s.stalled_at = Some(now);
-                s.generation += 1;
-            }
+            // A permit-wait gang holding a pod on the dead node keeps waiting: the scheduler
+            // does not know yet. Its timeout or the node's eviction releases it.
             _ => {}
         }
     }
@@ -1188,6 +1188,20 @@ fn fail_and_restart(
 ) -> Result<(), SimError> {
     let jb = job(world, st, j);
     let e = st.jobs[j as usize];
+    if world
+        .get::<JobStatus>(e)
+        .is_some_and(|s| s.phase == Phase::Holding)
+    {
+        // Held pods of an incomplete gang were evicted: nothing ran, so no restart is
+        // counted; the gang goes back to the queue.
+        unbind_all(world, st, j, now);
+        st.cluster_changes += 1;
+        if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+            s.generation += 1;
+        }
+        enqueue(world, st, j, now);
+        return Ok(());
+    }
     let stalled_at = match world.get::<JobStatus>(e) {
         Some(s) if matches!(s.phase, Phase::Stalled | Phase::Running | Phase::Holding) => {
             s.stalled_at.unwrap_or(now)

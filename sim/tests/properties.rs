@@ -219,6 +219,31 @@ fn check_invariants(sim: &Simulation) -> Result<(), TestCaseError> {
             _ => {}
         }
     }
+    // The scheduling queue holds exactly the Pending and Holding jobs, each once.
+    let mut queued = vec![0u32; st.jobs.len()];
+    for &(_, since, j) in &st.pending {
+        queued[j as usize] += 1;
+        let s = world.get::<JobStatus>(st.jobs[j as usize]).expect("status");
+        prop_assert!(
+            matches!(s.phase, Phase::Pending | Phase::Holding),
+            "job {} queued in {:?}",
+            j,
+            s.phase
+        );
+        prop_assert_eq!(since, s.queued_since);
+    }
+    for (j, &e) in st.jobs.iter().enumerate() {
+        let s = world.get::<JobStatus>(e).expect("status");
+        let expected = u32::from(matches!(s.phase, Phase::Pending | Phase::Holding));
+        prop_assert_eq!(
+            queued[j],
+            expected,
+            "job {} in {:?} queued {} times",
+            j,
+            s.phase,
+            queued[j]
+        );
+    }
     // Every pod the cluster holds belongs to a job that records it.
     for n in &st.cluster.nodes {
         for p in &n.pods {
@@ -246,11 +271,22 @@ fn run_checked(sc: &Scenario) -> Result<drydock_sim::Summary, TestCaseError> {
         prop_assert!(steps < 2_000_000, "run did not terminate");
     }
     check_invariants(&sim)?;
+    // No completed job finished faster than its work plus its checkpoints allow.
+    let world = sim.world();
+    for &e in &drydock_sim::engine::state(world).expect("state").jobs {
+        let s = world.get::<JobStatus>(e).expect("status");
+        let j = world.get::<drydock_sim::model::Job>(e).expect("job");
+        if s.phase == Phase::Completed {
+            let min = drydock_sim::progress::wall_time_for(j.work.expect("work"), j.checkpoint);
+            let took = s.finished.expect("finished").since(j.arrival);
+            prop_assert!(took >= min, "job {} took {:?} < {:?}", j.index, took, min);
+        }
+    }
     Ok(sim.summary())
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     /// Invariants hold after every event, for every policy, with scheduled and random
     /// failures: no over-allocation, GPU shares ≤ 1000 milli, gangs all-or-nothing, nothing
@@ -258,8 +294,8 @@ proptest! {
     /// + running at the end).
     #[test]
     fn invariants_hold_and_no_job_is_lost(
-        nodes in 1u32..5,
-        jobs in proptest::collection::vec(job_strategy(), 1..12),
+        nodes in 1u32..8,
+        jobs in proptest::collection::vec(job_strategy(), 1..30),
         policy in policy_strategy(),
         failures in proptest::collection::vec((0u64..400, 0u32..5, proptest::option::of(5u64..200)), 0..3),
         random in any::<bool>(),
