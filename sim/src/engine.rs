@@ -1147,18 +1147,16 @@ fn node_failed(
         let Some(mut s) = world.get_mut::<JobStatus>(e) else {
             continue;
         };
-        match s.phase {
-            Phase::Running => {
-                let (lost, saved) = stop_progress(&jb, &mut s, now);
-                st.metrics.lost_work_gpu_us += lost as u128 * jb.gpu_milli as u128 / 1000;
-                s.done = SimDuration(s.done.0 + saved);
-                s.phase = Phase::Stalled;
-                s.stalled_at = Some(now);
-                s.generation += 1;
-            }
-            // A permit-wait gang holding a pod on the dead node keeps waiting: the scheduler
-            // does not know yet. Its timeout or the node's eviction releases it.
-            _ => {}
+        // Only running gangs stall. A permit-wait gang holding a pod on the dead node keeps
+        // waiting (the scheduler does not know yet); its timeout or the node's eviction
+        // releases it.
+        if s.phase == Phase::Running {
+            let (lost, saved) = stop_progress(&jb, &mut s, now);
+            st.metrics.lost_work_gpu_us += lost as u128 * jb.gpu_milli as u128 / 1000;
+            s.done = SimDuration(s.done.0 + saved);
+            s.phase = Phase::Stalled;
+            s.stalled_at = Some(now);
+            s.generation += 1;
         }
     }
     // Detection: the first node-monitor tick at or after the grace period.
