@@ -74,3 +74,34 @@ fn golden_failure_cost_matches_hand_computation() {
         s.cost.total
     );
 }
+
+/// One node; `low` (8 GPUs, 2 h of work, checkpoint every 30 min costing 1 min, restart
+/// overhead 5 min) starts at 0. `high` (priority 1000, 8 GPUs, 1 h) arrives at 45 min = 2700 s:
+/// * `low` ran 30 min + 1 min checkpoint + 14 min: 30 min saved, 14 min × 8 GPUs lost.
+/// * `low` is evicted with a 30 s grace period: its pods are gone at 2730 s, when `high`
+///   binds (it is first in the queue, and the node is nominated for it) and runs to 6330 s.
+/// * `low` binds at 6330 s, pays its 5 min restart overhead, then has 90 min of work and two
+///   checkpoints left: 6330 + 300 + 5520 = 12150 s.
+#[test]
+fn golden_preemption_matches_hand_computation() {
+    let sc = drydock_scenarios::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/preemption.yaml"
+    )))
+    .expect("loads");
+    let mut sim = Simulation::new(&sc, None, None).expect("builds");
+    sim.run(|_| {}).expect("runs");
+    let jobs = sim.jobs();
+    let row = |n: &str| jobs.iter().find(|j| j.name == n).cloned().expect("job");
+    assert_eq!(row("high").start_s, Some(2730.0));
+    assert_eq!(row("high").end_s, Some(6330.0));
+    assert_eq!(row("low").end_s, Some(12150.0));
+    assert_eq!(row("low").preemptions, 1);
+    assert_eq!(row("low").restarts, 0);
+    let s = sim.summary();
+    assert_eq!(s.failures.preemptions, 1);
+    assert!((s.failures.preemption_lost_gpu_hours - 14.0 * 8.0 / 60.0).abs() < 1e-9);
+    // Queueing delay of `high`: 2730 − 2700 = 30 s (the victim's grace period).
+    assert_eq!(s.queueing_delay.p50, 0.0);
+    assert_eq!(s.queueing_delay.max, 30.0);
+}
