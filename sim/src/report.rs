@@ -374,3 +374,222 @@ pub fn job_rows(world: &World) -> Vec<JobRow> {
         })
         .collect()
 }
+
+/// The unit of a summary metric, for parsing expectations and formatting tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetricUnit {
+    /// A plain count.
+    Count,
+    /// Seconds (written as durations like `4h` in expectations).
+    Seconds,
+    /// A ratio between 0 and 1 (written `0.85` or `85%`).
+    Ratio,
+    /// GPUs.
+    Gpus,
+    /// GPU-hours.
+    GpuHours,
+    /// Hours.
+    Hours,
+    /// US dollars.
+    Dollars,
+    /// Dollars per hour.
+    DollarsPerHour,
+}
+
+/// One named scalar of a [`Summary`]: the vocabulary shared by sweeps (tables, confidence
+/// intervals) and scenario expectations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metric {
+    /// Name, `snake_case` (for example `jct_p95`).
+    pub name: &'static str,
+    /// Value in the unit's base (seconds, ratio 0–1, dollars, ...).
+    pub value: f64,
+    /// Unit.
+    pub unit: MetricUnit,
+    /// One-line description.
+    pub help: &'static str,
+}
+
+impl Summary {
+    /// Every scalar metric of the summary, in a fixed order.
+    pub fn metrics(&self) -> Vec<Metric> {
+        use MetricUnit::*;
+        let m = |name, value, unit, help| Metric {
+            name,
+            value,
+            unit,
+            help,
+        };
+        vec![
+            m(
+                "jobs_submitted",
+                self.jobs.submitted as f64,
+                Count,
+                "jobs that arrived before the end",
+            ),
+            m(
+                "jobs_completed",
+                self.jobs.completed as f64,
+                Count,
+                "jobs that finished their work",
+            ),
+            m(
+                "jobs_failed",
+                self.jobs.failed as f64,
+                Count,
+                "jobs that failed (backoff limit, or unschedulable in arrivals-only runs)",
+            ),
+            m(
+                "jobs_pending",
+                self.jobs.pending as f64,
+                Count,
+                "jobs waiting at the end",
+            ),
+            m(
+                "jobs_running",
+                self.jobs.running as f64,
+                Count,
+                "jobs running at the end",
+            ),
+            m(
+                "jct_mean",
+                self.jct.mean,
+                Seconds,
+                "mean job completion time (arrival to completion)",
+            ),
+            m(
+                "jct_p50",
+                self.jct.p50,
+                Seconds,
+                "median job completion time",
+            ),
+            m(
+                "jct_p95",
+                self.jct.p95,
+                Seconds,
+                "95th percentile job completion time",
+            ),
+            m(
+                "jct_p99",
+                self.jct.p99,
+                Seconds,
+                "99th percentile job completion time",
+            ),
+            m(
+                "queueing_delay_mean",
+                self.queueing_delay.mean,
+                Seconds,
+                "mean queueing delay (arrival to first start)",
+            ),
+            m(
+                "queueing_delay_p50",
+                self.queueing_delay.p50,
+                Seconds,
+                "median queueing delay",
+            ),
+            m(
+                "queueing_delay_p95",
+                self.queueing_delay.p95,
+                Seconds,
+                "95th percentile queueing delay",
+            ),
+            m(
+                "queueing_delay_p99",
+                self.queueing_delay.p99,
+                Seconds,
+                "99th percentile queueing delay",
+            ),
+            m(
+                "gpu_allocation_mean",
+                self.gpu.allocation_mean,
+                Ratio,
+                "time-weighted mean of allocated over total GPUs",
+            ),
+            m(
+                "gpu_allocated_peak",
+                self.gpu.allocated_peak,
+                Gpus,
+                "peak allocated GPUs",
+            ),
+            m(
+                "gpu_allocated_end",
+                self.gpu.allocated_end,
+                Gpus,
+                "allocated GPUs at the end",
+            ),
+            m(
+                "fragmentation_mean",
+                self.gpu.fragmentation_mean,
+                Ratio,
+                "mean GPU fragmentation ratio (FGD study definition)",
+            ),
+            m(
+                "fragmentation_end",
+                self.gpu.fragmentation_end,
+                Ratio,
+                "GPU fragmentation ratio at the end",
+            ),
+            m(
+                "node_failures",
+                self.failures.node_failures as f64,
+                Count,
+                "node failures (host causes)",
+            ),
+            m(
+                "gpu_failures",
+                self.failures.gpu_failures as f64,
+                Count,
+                "GPU failures",
+            ),
+            m(
+                "restarts",
+                self.failures.restarts as f64,
+                Count,
+                "gang restarts after failures",
+            ),
+            m(
+                "preemptions",
+                self.failures.preemptions as f64,
+                Count,
+                "jobs preempted",
+            ),
+            m(
+                "gpu_hours_lost",
+                self.failures.gpu_hours_lost,
+                GpuHours,
+                "GPU-hours lost to failures",
+            ),
+            m(
+                "preemption_gpu_hours_lost",
+                self.failures.preemption_lost_gpu_hours,
+                GpuHours,
+                "GPU-hours of work lost to preemption",
+            ),
+            m(
+                "node_hours",
+                self.cost.node_hours,
+                Hours,
+                "node-hours over all pools",
+            ),
+            m(
+                "cost_total",
+                self.cost.total,
+                Dollars,
+                "total cost in dollars",
+            ),
+            m(
+                "cost_per_hour",
+                self.cost.per_hour,
+                DollarsPerHour,
+                "cost in dollars per hour of virtual time",
+            ),
+            m(
+                "virtual_time",
+                self.virtual_time_s,
+                Seconds,
+                "virtual time at the end of the run",
+            ),
+        ]
+    }
+}
