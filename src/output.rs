@@ -4,13 +4,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
-use drydock_core::SimDuration;
 use drydock_scenarios::Scenario;
 use drydock_sim::metrics::Sample;
 use drydock_sim::report::Percentiles;
 use drydock_sim::{JobRow, Summary};
 use plotters::prelude::*;
 
+/// A duration for humans: two units, the second zero-padded so `3h00m` and `3h30m` cannot be
+/// confused (`45s`, `12m05s`, `3h00m`, `2d04h`); below a second, milliseconds.
 fn dur(secs: f64) -> String {
     if secs <= 0.0 {
         return "0s".into();
@@ -18,17 +19,17 @@ fn dur(secs: f64) -> String {
     if secs < 1.0 {
         return format!("{:.0}ms", secs * 1000.0);
     }
-    // Round to seconds, then keep the two largest units.
-    let d = SimDuration::from_secs(secs.round() as u64).to_string();
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    for ch in d.chars() {
-        cur.push(ch);
-        if ch.is_alphabetic() {
-            parts.push(std::mem::take(&mut cur));
-        }
+    let s = secs.round() as u64;
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h")
+    } else if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m{sec:02}s")
+    } else {
+        format!("{sec}s")
     }
-    parts.into_iter().take(2).collect()
 }
 
 fn pct_line(p: &Percentiles) -> String {
@@ -63,6 +64,12 @@ pub fn table(s: &Summary, scenario: &Scenario) -> String {
         dur(s.virtual_time_s),
         s.events
     );
+    if s.horizon_reached {
+        let _ = writeln!(
+            o,
+            "warning: stopped at drydock's 10-year horizon with work left; set spec.duration to choose the window"
+        );
+    }
     let _ = writeln!(o);
     let mut row = |k: &str, v: String| {
         let _ = writeln!(o, "  {k:<24} {v}");
@@ -133,8 +140,14 @@ pub fn table(s: &Summary, scenario: &Scenario) -> String {
     row(
         "restarts",
         format!(
-            "{} after failures, {} preemptions",
-            f.restarts, f.preemptions
+            "{} after failures, {} {}",
+            f.restarts,
+            f.preemptions,
+            if f.preemptions == 1 {
+                "preemption"
+            } else {
+                "preemptions"
+            }
         ),
     );
     row(
@@ -150,7 +163,10 @@ pub fn table(s: &Summary, scenario: &Scenario) -> String {
     if f.preemptions > 0 {
         row(
             "  to preemption",
-            format!("{:.1} GPU-hours of work", f.preemption_lost_gpu_hours),
+            format!(
+                "{:.1} GPU-hours of work, {:.1} of restart overhead",
+                f.preemption_lost_gpu_hours, f.preemption_restart_overhead_gpu_hours
+            ),
         );
     }
     let c = &s.cost;
@@ -184,6 +200,22 @@ pub fn write_all(
     jobs: &[JobRow],
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    // With --force, drydock replaces its own files; a symbolic link in their place is removed
+    // first so the write never lands outside the directory.
+    for name in [
+        "summary.json",
+        "timeseries.csv",
+        "jobs.csv",
+        "allocation.svg",
+        "queue.svg",
+    ] {
+        let p = out.join(name);
+        if p.symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            std::fs::remove_file(&p).with_context(|| format!("cannot replace {}", p.display()))?;
+        }
+    }
     let p = out.join("summary.json");
     std::fs::write(&p, serde_json::to_string_pretty(s)? + "\n")
         .with_context(|| format!("cannot write {}", p.display()))?;

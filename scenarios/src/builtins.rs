@@ -16,7 +16,7 @@ pub struct Builtin {
 static BUILTINS: [Builtin; 4] = [
     Builtin {
         name: "default",
-        description: "small mixed A100/L4 cluster, ten training gangs, one node failure (binpack)",
+        description: "small mixed A100/L4 cluster, 14 training jobs, a node failure and preemption (binpack)",
         source: include_str!("../library/default.yaml"),
         needs_data: false,
     },

@@ -115,12 +115,57 @@ pub fn node_name(pool: &str, index: u32, pool_size: u32) -> String {
 /// [`ScenarioError::Io`] if the file cannot be read, [`ScenarioError::Parse`] or
 /// [`ScenarioError::Invalid`] if it is not a valid scenario.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = read_scenario_file(path)?;
     let origin = path.display().to_string();
     load_inner(&text, &origin, origin.clone())
+}
+
+/// The largest scenario file drydock reads (scenarios are small; traces live in CSV files).
+pub const MAX_SCENARIO_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a scenario file: a regular file of at most [`MAX_SCENARIO_BYTES`], in UTF-8.
+///
+/// # Errors
+/// [`ScenarioError::Io`] when the path is missing, not a regular file (a directory, a device
+/// such as `/dev/zero`), too large, or not UTF-8 (the message gives the byte offset).
+pub fn read_scenario_file(path: &Path) -> Result<String, ScenarioError> {
+    let io = |source| ScenarioError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (expected a YAML scenario file)",
+        )));
+    }
+    if meta.len() > MAX_SCENARIO_BYTES {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} bytes is larger than the {} MiB a scenario file may have",
+                meta.len(),
+                MAX_SCENARIO_BYTES / 1024 / 1024
+            ),
+        )));
+    }
+    use std::io::Read as _;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_SCENARIO_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    String::from_utf8(bytes).map_err(|e| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text (invalid byte at offset {}); scenario files are YAML in UTF-8",
+                e.utf8_error().valid_up_to()
+            ),
+        ))
+    })
 }
 
 /// Validates a scenario given as text; `origin` names it in diagnostics (as the file) and in

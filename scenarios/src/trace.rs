@@ -102,9 +102,34 @@ const MAX_GPUS: u32 = 64;
 /// An open CSV file with its header resolved.
 struct Table {
     path: PathBuf,
-    reader: csv::Reader<std::fs::File>,
+    reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
     header: Vec<String>,
     expected: &'static str,
+    /// Last (byte offset, line number) resolved, so rows resolve in linear time overall.
+    line_cache: (u64, u64),
+}
+
+/// The 1-based line number of the byte at `offset` in `bytes` (counting `\n`, so CRLF files and
+/// blank lines count as in an editor), resuming from a cached earlier `(offset, line)`.
+fn line_at(bytes: &[u8], offset: u64, cache: &mut (u64, u64)) -> u64 {
+    // The csv crate may place a record's start on the line terminator or the blank lines before
+    // it (a `\r\n` counts as `\r` then an empty line); skip them to the record's first byte.
+    let mut offset = offset;
+    while bytes
+        .get(offset as usize)
+        .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+    {
+        offset += 1;
+    }
+    let (mut from, mut line) = *cache;
+    if offset < from {
+        (from, line) = (0, 1);
+    }
+    let end = (offset as usize).min(bytes.len());
+    let start = (from as usize).min(end);
+    line += bytes[start..end].iter().filter(|&&b| b == b'\n').count() as u64;
+    *cache = (offset, line);
+    line
 }
 
 /// One record being read, for typed field access with row-level errors.
@@ -116,7 +141,7 @@ struct Row<'t> {
 
 impl Table {
     fn open(path: &Path, expected: &'static str) -> Result<Table, TraceError> {
-        let file = std::fs::File::open(path).map_err(|source| TraceError::Open {
+        let bytes = std::fs::read(path).map_err(|source| TraceError::Open {
             path: path.to_path_buf(),
             source,
         })?;
@@ -124,10 +149,10 @@ impl Table {
             .has_headers(true)
             .flexible(false)
             .trim(csv::Trim::All)
-            .from_reader(file);
+            .from_reader(std::io::Cursor::new(bytes));
         let header = reader
             .headers()
-            .map_err(|e| csv_error(path, e))?
+            .map_err(|e| csv_error(path, e, &[]))?
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').to_string())
             .collect();
@@ -136,6 +161,7 @@ impl Table {
             reader,
             header,
             expected,
+            line_cache: (0, 1),
         })
     }
 
@@ -163,12 +189,17 @@ impl Table {
             match self.reader.read_record(&mut record) {
                 Ok(false) => return Ok(()),
                 Ok(true) => {}
-                Err(e) => return Err(csv_error(&self.path, e)),
+                Err(e) => return Err(csv_error(&self.path, e, self.reader.get_ref().get_ref())),
             }
             if record.iter().all(str::is_empty) {
                 continue;
             }
-            let row = record.position().map_or(0, csv::Position::line);
+            let offset = record.position().map_or(0, csv::Position::byte);
+            let row = line_at(
+                self.reader.get_ref().get_ref(),
+                offset,
+                &mut self.line_cache,
+            );
             let r = Row {
                 path: &self.path,
                 row,
@@ -180,8 +211,12 @@ impl Table {
     }
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> TraceError {
-    let row = e.position().map_or(0, csv::Position::line);
+fn csv_error(path: &Path, e: csv::Error, bytes: &[u8]) -> TraceError {
+    let row = match e.position() {
+        Some(p) if !bytes.is_empty() => line_at(bytes, p.byte(), &mut (0, 1)),
+        Some(p) => p.line(),
+        None => 0,
+    };
     match e.into_kind() {
         csv::ErrorKind::Io(source) => TraceError::Open {
             path: path.to_path_buf(),
@@ -297,10 +332,19 @@ pub fn read_openb_nodes(path: &Path) -> Result<Vec<OpenbNode>, TraceError> {
     );
     let model = t.optional_column("model");
     let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     t.for_each(|r| {
         let name = r.text(sn);
         if name.is_empty() {
             return Err(r.error("sn", name, "empty node name", "every node needs a name"));
+        }
+        if !seen.insert(name.to_string()) {
+            return Err(r.error(
+                "sn",
+                name,
+                "duplicate node name",
+                "node names must be unique; remove or rename the repeated row",
+            ));
         }
         let gpus = r.u32_at_most(gpu, "gpu", MAX_GPUS, "a node has 0 to 64 GPUs")?;
         let model = model

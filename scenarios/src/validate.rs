@@ -1046,8 +1046,8 @@ fn check_training(
                 &raw.workers,
                 &format!("{path}.workers"),
                 "workers",
-                (1, 100_000),
-                "a gang has at least one worker pod",
+                (1, 65_535),
+                "a gang has between 1 and 65535 worker pods",
             )
             .unwrap_or(1);
         let gpus = c

@@ -384,11 +384,31 @@ fn openb_jobs(
             let original = pods.len();
             let mut names: Vec<String> = pods.iter().map(|p| p.name.clone()).collect();
             if let Some(target) = t.inflate_to {
+                // The study's workload tuning (§10.4 [src]): draw pods uniformly with
+                // replacement and append copies until the next copy would push the requested
+                // GPU above target × capacity; if the trace already exceeds the target, remove
+                // random pods instead.
                 let mut rng = stream(seed, &format!("trace-inflate/{ti}"));
                 let total = |p: &OpenbPod| p.num_gpu as u64 * p.gpu_milli as u64;
                 let mut requested: u64 = pods.iter().map(total).sum();
                 let limit = (target * capacity as f64) as u64;
-                if original > 0 {
+                if requested == 0 {
+                    return Err(SimError::Input(format!(
+                        "{}: inflateTo needs pods that request GPUs, and none of the {original} pods does",
+                        path.display()
+                    )));
+                }
+                if requested > limit {
+                    while requested > limit && !pods.is_empty() {
+                        let k =
+                            drydock_core::rng::uniform_below(&mut rng, pods.len() as u64) as usize;
+                        requested -= total(&pods[k]);
+                        pods.swap_remove(k);
+                        names.swap_remove(k);
+                    }
+                } else {
+                    // At most this many copies: far beyond any sensible inflation.
+                    let max_copies = (original as u64).saturating_mul(1000).max(1000);
                     let mut copies = 0u64;
                     loop {
                         let k =
@@ -399,12 +419,15 @@ fn openb_jobs(
                         }
                         requested += add;
                         copies += 1;
+                        if copies > max_copies {
+                            return Err(SimError::Input(format!(
+                                "{}: inflateTo {target} needs more than {max_copies} copies of the trace's pods; lower it or use GPU pods",
+                                path.display()
+                            )));
+                        }
                         names.push(format!("{}-copy{copies}", pods[k].name));
                         let copy = pods[k].clone();
                         pods.push(copy);
-                        if copies > 10_000_000 {
-                            break;
-                        }
                     }
                 }
             }

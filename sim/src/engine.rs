@@ -238,6 +238,9 @@ pub struct SimState {
     pub next_arrival: usize,
     /// Some jobs get a single scheduling attempt (an arrivals-only trace).
     pub arrivals_only: bool,
+    /// Problems found when building the run that do not stop it (for example jobs that no node
+    /// can ever hold), for the front end to show.
+    pub warnings: Vec<String>,
     /// Count of events that may let a waiting gang fit: resources released by finished,
     /// evicted or preempted jobs, nodes repaired.
     pub cluster_changes: u64,
@@ -341,6 +344,7 @@ pub(crate) fn build_world(
     let metrics = Metrics::new(&cluster);
 
     let arrivals_only = jobs.iter().any(|j| j.one_attempt);
+    let warnings = never_schedulable(&cluster, &specs, &jobs);
     let mut world = World::new();
     let mut job_entities = Vec::with_capacity(jobs.len());
     let mut arrival_order: Vec<(SimTime, u32)> = Vec::with_capacity(jobs.len());
@@ -465,10 +469,79 @@ pub(crate) fn build_world(
         bound_by_priority: Default::default(),
         periodic_queued,
         arrivals_only,
+        warnings,
         cluster_changes: 0,
         hold_releases: 0,
     })));
     Ok(world)
+}
+
+/// Jobs that can never be scheduled on this cluster even when it is empty and healthy: a pod
+/// that no node passes the filters for, or a gang asking for more GPUs than the cluster has.
+/// One message per distinct cause, with the number of jobs affected.
+fn never_schedulable(
+    cluster: &Cluster,
+    specs: &[PodSpec],
+    jobs: &[crate::build::JobPlan],
+) -> Vec<String> {
+    let mut unfit_spec: Vec<Option<Option<drydock_core::Unfit>>> = vec![None; specs.len()];
+    let mut check = |id: SpecId| -> Option<drydock_core::Unfit> {
+        *unfit_spec[id.0 as usize].get_or_insert_with(|| {
+            let spec = &specs[id.0 as usize];
+            let mut first = None;
+            for n in &cluster.nodes {
+                match n.filter(spec) {
+                    Ok(()) => return None,
+                    Err(r) => {
+                        first.get_or_insert(r);
+                    }
+                }
+            }
+            Some(first.unwrap_or(drydock_core::Unfit::Gpu))
+        })
+    };
+    let capacity = cluster.gpu_capacity_milli();
+    let mut by_cause: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for j in jobs {
+        let spec = &specs[j.spec.0 as usize];
+        let last = &specs[j.last_spec.0 as usize];
+        let demand = spec.request.gpu.total_milli() * (j.workers as u64 - 1)
+            + last.request.gpu.total_milli();
+        let cause = if let Some(r) = check(j.spec).or_else(|| check(j.last_spec)) {
+            if cluster.nodes.is_empty() {
+                Some("the cluster has no nodes".to_string())
+            } else {
+                Some(format!(
+                    "no node can hold their pods ({} cpu, {} MiB, {} GPU x {} milli): {}",
+                    spec.request.cpu_milli as f64 / 1000.0,
+                    spec.request.memory_mib,
+                    spec.request.gpu.count,
+                    spec.request.gpu.milli,
+                    r.message()
+                ))
+            }
+        } else if demand > capacity {
+            Some(format!(
+                "their gangs need {} GPUs but the cluster has {}",
+                demand as f64 / 1000.0,
+                capacity as f64 / 1000.0
+            ))
+        } else {
+            None
+        };
+        if let Some(c) = cause {
+            *by_cause.entry(c).or_default() += 1;
+        }
+    }
+    by_cause
+        .into_iter()
+        .map(|(cause, n)| {
+            format!(
+                "{n} job{} can never be scheduled: {cause}",
+                if n == 1 { "" } else { "s" }
+            )
+        })
+        .collect()
 }
 
 fn find_nodes(cluster: &Cluster, f: impl Fn(&drydock_core::Node) -> bool) -> Vec<NodeId> {
@@ -725,6 +798,10 @@ fn handle(world: &mut World, st: &mut SimState, now: SimTime, ev: Event) -> Resu
         }
         Event::SampleDue => {
             sample(world, st, now);
+            if st.metrics.thin_if_full() {
+                st.config.sample_interval =
+                    SimDuration(st.config.sample_interval.0.saturating_mul(2));
+            }
             let at = now.saturating_add(st.config.sample_interval);
             if at <= st.config.end && (st.config.fixed_duration || has_work_left(st)) {
                 st.queue.push(at, Event::SampleDue)?;
@@ -1037,6 +1114,7 @@ fn try_preempt(
         }
         s.phase = Phase::Terminating;
         s.preemptions += 1;
+        s.last_stop_preempted = true;
         s.preempted_by = Some(j);
         s.generation += 1;
         let generation = s.generation;
@@ -1100,7 +1178,12 @@ fn start_job(world: &mut World, st: &mut SimState, j: u32, now: SimTime) -> Resu
         SimDuration::ZERO
     };
     if overhead.0 > 0 {
-        st.metrics.restart_overhead_gpu_us += overhead.0 as u128 * job.gpu_milli as u128 / 1000;
+        let gpu_us = overhead.0 as u128 * job.gpu_milli as u128 / 1000;
+        if s.last_stop_preempted {
+            st.metrics.preemption_overhead_gpu_us += gpu_us;
+        } else {
+            st.metrics.restart_overhead_gpu_us += gpu_us;
+        }
     }
     s.phase = Phase::Running;
     s.compute_start = now.saturating_add(overhead);
@@ -1224,6 +1307,7 @@ fn fail_and_restart(
     s.stalled_at = None;
     s.generation += 1;
     s.restarts += 1;
+    s.last_stop_preempted = false;
     st.metrics.restarts += 1;
     if s.restarts > jb.backoff_limit {
         s.phase = Phase::Failed;
@@ -1306,6 +1390,7 @@ fn node_repaired(
         let over = if let Some(mut s) = world.get_mut::<JobStatus>(e) {
             s.stalled_at = None;
             s.restarts += 1;
+            s.last_stop_preempted = false;
             st.metrics.restarts += 1;
             s.restarts > jb.backoff_limit
         } else {
@@ -1348,7 +1433,15 @@ fn sample(world: &World, st: &mut SimState, now: SimTime) {
 pub(crate) fn finish(world: &mut World) -> Option<SimTime> {
     world.resource_scope(|world, mut st: Mut<SimBox>| {
         let st = &mut *st.0;
-        let now = st.queue.now();
+        // Work was left when the clock reached the end: the 10-year horizon (no duration set)
+        // cut the run short.
+        let work_left = st.queue.len() as u64 > st.periodic_queued;
+        let now = if st.config.fixed_duration || work_left {
+            st.config.end.max(st.queue.now())
+        } else {
+            st.queue.now()
+        };
+        st.metrics.horizon_reached = !st.config.fixed_duration && work_left;
         sample(world, st, now);
         st.metrics.close(now);
         Some(now)

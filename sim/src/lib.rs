@@ -190,6 +190,14 @@ impl Simulation {
         Ok((n, t))
     }
 
+    /// Problems found while building the run that do not stop it, such as jobs that no node
+    /// can ever hold. Empty when all is well.
+    pub fn warnings(&self) -> Vec<String> {
+        engine::state(&self.world)
+            .map(|s| s.warnings.clone())
+            .unwrap_or_default()
+    }
+
     /// True once the run is over.
     pub fn is_finished(&self) -> bool {
         self.finished

@@ -6,6 +6,10 @@ use serde::Serialize;
 
 use crate::model::{FailureCause, Job, JobStatus};
 
+/// The most samples a time series keeps; past it, the series is thinned and the sampling
+/// interval doubled, so memory stays bounded whatever the interval and horizon.
+pub const MAX_SAMPLES: usize = 100_000;
+
 /// One row of the time series (`timeseries.csv`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
@@ -76,6 +80,8 @@ pub struct Metrics {
     pub restart_overhead_gpu_us: u128,
     /// Work lost to preemption, in GPU·µs.
     pub preemption_lost_gpu_us: u128,
+    /// Restart overhead after preemptions, in GPU·µs.
+    pub preemption_overhead_gpu_us: u128,
     /// Time series.
     pub samples: Vec<Sample>,
     /// Sum of fragmentation ratios over samples (for the mean).
@@ -87,6 +93,8 @@ pub struct Metrics {
     pub alloc_curve: Vec<(f64, u64)>,
     /// End of the run.
     pub end: SimTime,
+    /// The run stopped at the 10-year horizon with work left (no `spec.duration` was set).
+    pub horizon_reached: bool,
 }
 
 impl Metrics {
@@ -222,6 +230,21 @@ impl Metrics {
             ready_nodes,
             fragmentation: ratio,
         });
+    }
+
+    /// Keeps the time series bounded: once it holds [`MAX_SAMPLES`] samples, every other one is
+    /// dropped and the caller doubles its sampling interval. Returns true when it thinned.
+    pub fn thin_if_full(&mut self) -> bool {
+        if self.samples.len() < MAX_SAMPLES {
+            return false;
+        }
+        let mut i = 0usize;
+        self.samples.retain(|_| {
+            i += 1;
+            (i - 1) % 2 == 0
+        });
+        self.frag_sum = self.samples.iter().map(|s| s.fragmentation).sum();
+        true
     }
 
     /// Mean fragmentation ratio over samples.

@@ -117,6 +117,9 @@ pub struct JobStatus {
     pub preemptions: u32,
     /// Victim jobs still terminating for this job's preemption.
     pub awaiting_victims: u32,
+    /// The last stop was a preemption (its restart overhead is booked to preemption, not to
+    /// failures).
+    pub last_stop_preempted: bool,
     /// Nodes nominated for this job's pods by its last preemption (`status.nominatedNodeName`),
     /// until it binds.
     pub nominated: Vec<NodeId>,
@@ -149,6 +152,7 @@ impl Default for JobStatus {
             restarts: 0,
             preemptions: 0,
             awaiting_victims: 0,
+            last_stop_preempted: false,
             nominated: Vec::new(),
             preempted_by: None,
             last_unschedulable: None,

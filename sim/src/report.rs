@@ -117,8 +117,10 @@ pub struct FailureReport {
     pub restart_overhead_gpu_hours: f64,
     /// Total GPU-hours lost to failures (the three above).
     pub gpu_hours_lost: f64,
-    /// GPU-hours of work lost to preemption.
+    /// GPU-hours of work lost to preemption (work since the last checkpoint).
     pub preemption_lost_gpu_hours: f64,
+    /// GPU-hours spent in restart overhead after preemptions.
+    pub preemption_restart_overhead_gpu_hours: f64,
 }
 
 /// Cost of one pool.
@@ -191,6 +193,9 @@ pub struct Summary {
     pub allocation_curve: Vec<CurvePoint>,
     /// SHA-256 of the event log (every event and every bind decision), hex.
     pub event_log_sha256: String,
+    /// True when the run stopped at drydock's 10-year horizon with work left (the scenario set
+    /// no `duration`): the report then covers only the first 10 years.
+    pub horizon_reached: bool,
 }
 
 /// One row of `jobs.csv`.
@@ -282,6 +287,7 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
         restart_overhead_gpu_hours: over,
         gpu_hours_lost: lost + idle + over,
         preemption_lost_gpu_hours: gh(m.preemption_lost_gpu_us),
+        preemption_restart_overhead_gpu_hours: gh(m.preemption_overhead_gpu_us),
     };
     let pools: Vec<PoolCost> = m
         .pools
@@ -338,6 +344,7 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
         cost,
         allocation_curve,
         event_log_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        horizon_reached: m.horizon_reached,
     }
 }
 

@@ -187,3 +187,208 @@ fn usage_errors_exit_2() {
     let o = drydock(&["run", "--seed", "not-a-number"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+fn scenario_with(dir: &Path, name: &str, extra_spec: &str, training: &str) -> PathBuf {
+    write(
+        dir,
+        name,
+        &format!(
+            "apiVersion: drydock/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n{extra_spec}  cluster:\n    pools:\n      - {{name: g, nodes: 1, gpuModel: A100, gpusPerNode: 8, cpu: \"96\", memory: 1Ti, pricePerNodeHour: 3600}}\n  training:\n{training}"
+        ),
+    )
+}
+
+#[test]
+fn devices_and_directories_are_refused_as_scenario_files() {
+    for arg in ["/dev/zero", "/"] {
+        let o = drydock(&["validate", arg]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{arg}: {err}");
+        assert!(err.contains("not a regular file"), "{arg}: {err}");
+    }
+}
+
+#[test]
+fn duration_is_honoured_exactly_even_without_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = scenario_with(
+        dir.path(),
+        "d.yaml",
+        "  duration: 10s\n",
+        "    - {name: j, gpusPerWorker: 1, work: 1h}\n",
+    );
+    let o = drydock(&["run", p.to_str().expect("utf8"), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["virtual_time_s"], 10.0);
+    // One node at $3600/hour for 10 s.
+    assert_eq!(v["cost"]["total"], 10.0);
+}
+
+#[test]
+fn jobs_that_can_never_fit_are_warned_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = scenario_with(
+        dir.path(),
+        "w.yaml",
+        "",
+        "    - {name: j, gpusPerWorker: 16, work: 1h}\n",
+    );
+    let o = drydock(&["run", p.to_str().expect("utf8")]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("1 job can never be scheduled"), "{err}");
+    assert!(err.contains("Insufficient nvidia.com/gpu"), "{err}");
+    assert!(out.contains("1 pending"), "{out}");
+}
+
+#[test]
+fn the_ten_year_horizon_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = scenario_with(
+        dir.path(),
+        "h.yaml",
+        "",
+        "    - {name: j, gpusPerWorker: 1, work: 20000d}\n",
+    );
+    let o = drydock(&["run", p.to_str().expect("utf8")]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.contains("10-year horizon"), "{out}");
+}
+
+#[test]
+fn tiny_sample_intervals_keep_the_time_series_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = scenario_with(
+        dir.path(),
+        "s.yaml",
+        "  sampleInterval: 1ms\n",
+        "    - {name: j, gpusPerWorker: 1, work: 2h}\n",
+    );
+    let out = dir.path().join("out");
+    let o = drydock(&[
+        "run",
+        p.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let rows = std::fs::read_to_string(out.join("timeseries.csv"))
+        .expect("csv")
+        .lines()
+        .count();
+    assert!(rows > 1000 && rows <= 100_001, "{rows} rows");
+}
+
+#[test]
+fn force_never_writes_through_a_symbolic_link() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let precious = write(dir.path(), "precious.txt", "keep me");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    std::os::unix::fs::symlink(&precious, out.join("jobs.csv")).expect("symlink");
+    let o = drydock(&["run", "--out", out.to_str().expect("utf8"), "--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    assert_eq!(std::fs::read_to_string(&precious).expect("read"), "keep me");
+    assert!(
+        std::fs::read_to_string(out.join("jobs.csv"))
+            .expect("jobs")
+            .starts_with("name,")
+    );
+}
+
+#[test]
+fn data_dir_is_only_checked_when_traces_are_read() {
+    let o = Command::new(env!("CARGO_BIN_EXE_drydock"))
+        .args(["run", "default"])
+        .env("DRYDOCK_DATA_DIR", "/nonexistent")
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let o = Command::new(env!("CARGO_BIN_EXE_drydock"))
+        .args(["run", "philly", "--data-dir", "/etc/hostname"])
+        .output()
+        .expect("runs");
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("is not a directory"), "{err}");
+}
+
+#[test]
+fn csv_rows_are_numbered_as_lines_with_crlf_and_blank_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("philly")).expect("mkdir");
+    write(
+        &dir.path().join("philly"),
+        "philly.csv",
+        "timestamp,duration,num_gpus,gpu_time,cluster\r\n2017-10-09 07:01:55,66.0,1,66.0,a\r\n\r\n\r\n2017-10-09 07:02:55,abc,1,66.0,a\r\n",
+    );
+    let o = drydock(&[
+        "run",
+        "philly",
+        "--data-dir",
+        dir.path().to_str().expect("utf8"),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("row 5"), "{err}");
+}
+
+#[test]
+fn duplicate_node_names_in_a_node_list_are_an_input_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().join("alibaba-openb");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    write(
+        &d,
+        "openb_node_list_gpu_node.csv",
+        "sn,cpu_milli,memory_mib,gpu,model\nn0,64000,262144,2,P100\nn0,64000,262144,2,P100\n",
+    );
+    write(
+        &d,
+        "openb_pod_list_default.csv",
+        "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,1024,1,500\n",
+    );
+    let o = drydock(&[
+        "run",
+        "openb-fgd",
+        "--data-dir",
+        dir.path().to_str().expect("utf8"),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("row 3") && err.contains("duplicate node name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inflation_without_gpu_pods_is_an_input_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().join("alibaba-openb");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    write(
+        &d,
+        "openb_node_list_gpu_node.csv",
+        "sn,cpu_milli,memory_mib,gpu,model\nn0,64000,262144,2,P100\n",
+    );
+    write(
+        &d,
+        "openb_pod_list_default.csv",
+        "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,1024,0,0\n",
+    );
+    let o = drydock(&[
+        "run",
+        "openb-fgd",
+        "--data-dir",
+        dir.path().to_str().expect("utf8"),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("inflateTo needs pods that request GPUs"),
+        "{err}"
+    );
+}

@@ -101,6 +101,10 @@ fn golden_preemption_matches_hand_computation() {
     let s = sim.summary();
     assert_eq!(s.failures.preemptions, 1);
     assert!((s.failures.preemption_lost_gpu_hours - 14.0 * 8.0 / 60.0).abs() < 1e-9);
+    // The 5 min restart overhead after the preemption is booked to preemption, not failures.
+    assert!((s.failures.preemption_restart_overhead_gpu_hours - 300.0 * 8.0 / 3600.0).abs() < 1e-9);
+    assert_eq!(s.failures.restart_overhead_gpu_hours, 0.0);
+    assert_eq!(s.failures.gpu_hours_lost, 0.0);
     // Queueing delay of `high`: 2730 − 2700 = 30 s (the victim's grace period).
     assert_eq!(s.queueing_delay.p50, 0.0);
     assert_eq!(s.queueing_delay.max, 30.0);
