@@ -241,7 +241,7 @@ impl Metrics {
         let mut i = 0usize;
         self.samples.retain(|_| {
             i += 1;
-            (i - 1) % 2 == 0
+            (i - 1).is_multiple_of(2)
         });
         self.frag_sum = self.samples.iter().map(|s| s.fragmentation).sum();
         true
