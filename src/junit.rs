@@ -67,9 +67,9 @@ pub fn render(summary: &Summary, source: &str, checks: &[CheckResult]) -> std::i
     let failures = checks.iter().filter(|c| !c.passed).count().to_string();
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    // XML comments may not contain `--`, so the option is not named here.
     w.write_event(Event::Comment(BytesText::from_escaped(format!(
-        " {MARKER}: written by `drydock run --junit`; the next run with the same file \
-         replaces it "
+        " {MARKER}: written by `drydock run`, which replaces it on its next run with this file "
     ))))?;
     w.create_element("testsuites")
         .with_attributes([
@@ -183,6 +183,8 @@ mod tests {
         };
         let xml = render(&s, "x.yaml", &[]).expect("renders");
         assert!(is_drydock_report(xml.as_bytes()));
+        let comment = xml.split("<!--").nth(1).and_then(|c| c.split("-->").next());
+        assert!(comment.is_some_and(|c| !c.contains("--")), "{xml}");
         assert!(!is_drydock_report(b"<?xml version=\"1.0\"?><testsuites/>"));
         assert!(!is_drydock_report(
             b"my notes about the drydock junit report"

@@ -144,7 +144,11 @@ pub const METRICS: &[MetricDef] = &[
         MetricUnit::Ratio,
         "time-weighted mean of allocated over total GPUs",
     ),
-    def("gpu_allocated_peak", MetricUnit::Gpus, "peak allocated GPUs"),
+    def(
+        "gpu_allocated_peak",
+        MetricUnit::Gpus,
+        "peak allocated GPUs",
+    ),
     def(
         "gpu_allocated_end",
         MetricUnit::Gpus,
@@ -370,9 +374,7 @@ impl<'a> Cursor<'a> {
         &self.text[self.byte(self.i)..]
     }
     fn byte(&self, char_index: usize) -> usize {
-        self.chars
-            .get(char_index)
-            .map_or(self.text.len(), |c| c.0)
+        self.chars.get(char_index).map_or(self.text.len(), |c| c.0)
     }
 }
 
@@ -710,7 +712,10 @@ fn parse_op(cur: &mut Cursor<'_>, def: &MetricDef) -> Result<CompareOp, ExpectEr
     Err(err(
         "expect-operator",
         at,
-        format!("expected a comparison after `{}`, found `{shown}`", def.name),
+        format!(
+            "expected a comparison after `{}`, found `{shown}`",
+            def.name
+        ),
         OPERATORS_HINT.into(),
     ))
 }
@@ -828,7 +833,8 @@ fn parse_value(def: &MetricDef, text: &str) -> Result<f64, (String, String)> {
             if looks_like_duration {
                 return wrong_kind("a duration");
             }
-            let v = plain_number(text).ok_or_else(|| (format!("`{text}` is not a ratio"), hint()))?;
+            let v =
+                plain_number(text).ok_or_else(|| (format!("`{text}` is not a ratio"), hint()))?;
             if v > 1.0 {
                 return Err((
                     format!("`{text}` is not a ratio between 0 and 1"),
@@ -1010,12 +1016,36 @@ mod tests {
     #[test]
     fn each_operator_parses_and_compares() {
         let cases = [
-            ("jobs_failed < 1", CompareOp::Lt, [(0.0, true), (1.0, false), (2.0, false)]),
-            ("jobs_failed <= 1", CompareOp::Le, [(0.0, true), (1.0, true), (2.0, false)]),
-            ("jobs_failed > 1", CompareOp::Gt, [(0.0, false), (1.0, false), (2.0, true)]),
-            ("jobs_failed >= 1", CompareOp::Ge, [(0.0, false), (1.0, true), (2.0, true)]),
-            ("jobs_failed == 1", CompareOp::Eq, [(0.0, false), (1.0, true), (2.0, false)]),
-            ("jobs_failed != 1", CompareOp::Ne, [(0.0, true), (1.0, false), (2.0, true)]),
+            (
+                "jobs_failed < 1",
+                CompareOp::Lt,
+                [(0.0, true), (1.0, false), (2.0, false)],
+            ),
+            (
+                "jobs_failed <= 1",
+                CompareOp::Le,
+                [(0.0, true), (1.0, true), (2.0, false)],
+            ),
+            (
+                "jobs_failed > 1",
+                CompareOp::Gt,
+                [(0.0, false), (1.0, false), (2.0, true)],
+            ),
+            (
+                "jobs_failed >= 1",
+                CompareOp::Ge,
+                [(0.0, false), (1.0, true), (2.0, true)],
+            ),
+            (
+                "jobs_failed == 1",
+                CompareOp::Eq,
+                [(0.0, false), (1.0, true), (2.0, false)],
+            ),
+            (
+                "jobs_failed != 1",
+                CompareOp::Ne,
+                [(0.0, true), (1.0, false), (2.0, true)],
+            ),
         ];
         for (text, op, checks) in cases {
             let e = ok(text);
@@ -1070,13 +1100,19 @@ mod tests {
     fn values_in_the_wrong_unit_are_rejected_with_a_hint() {
         let cases = [
             ("jct_p95 <= 4 parsecs", "unknown duration unit `parsecs`"),
-            ("jct_p95 <= $100", "is an amount of dollars, but jct_p95 is a duration"),
+            (
+                "jct_p95 <= $100",
+                "is an amount of dollars, but jct_p95 is a duration",
+            ),
             ("jct_p95 <= 50%", "is a percentage"),
             ("gpu_allocation_mean >= 85", "not a ratio between 0 and 1"),
             ("gpu_allocation_mean >= 185%", "more than 100%"),
             ("gpu_allocation_mean >= 4h", "is a duration"),
             ("gpu_allocation_mean >= high", "is not a ratio"),
-            ("cost_total <= 4h", "is a duration, but cost_total is an amount in dollars"),
+            (
+                "cost_total <= 4h",
+                "is a duration, but cost_total is an amount in dollars",
+            ),
             ("cost_total <= 1,200", "thousands separator"),
             ("cost_total <= 12 euros", "is not an amount of dollars"),
             ("jobs_failed == -1", "is negative"),
@@ -1091,7 +1127,11 @@ mod tests {
             assert!(e.message.contains(needle), "{text}: {}", e.message);
             assert!(!e.hint.is_empty());
         }
-        assert!(bad("gpu_allocation_mean >= 85").hint.starts_with("did you mean `85%`?"));
+        assert!(
+            bad("gpu_allocation_mean >= 85")
+                .hint
+                .starts_with("did you mean `85%`?")
+        );
         let e = bad("jct_p95 <= 4 parsecs");
         assert_eq!(e.offset, "jct_p95 <= ".len());
     }
@@ -1101,10 +1141,21 @@ mod tests {
         let e = bad("jtc_p95 <= 4h");
         assert_eq!((e.rule, e.offset), ("expect-metric", 0));
         assert_eq!(e.message, "unknown metric `jtc_p95`");
-        assert!(e.hint.starts_with("did you mean `jct_p95`? valid metrics: jobs_submitted, "));
+        assert!(
+            e.hint
+                .starts_with("did you mean `jct_p95`? valid metrics: jobs_submitted, ")
+        );
         assert!(e.hint.contains("cost_total"));
-        assert!(bad("jct-p95 <= 4h").hint.starts_with("did you mean `jct_p95`?"));
-        assert!(bad("Cost_Total <= 4").hint.starts_with("did you mean `cost_total`?"));
+        assert!(
+            bad("jct-p95 <= 4h")
+                .hint
+                .starts_with("did you mean `jct_p95`?")
+        );
+        assert!(
+            bad("Cost_Total <= 4")
+                .hint
+                .starts_with("did you mean `cost_total`?")
+        );
         let far = bad("slo_attainment{service=chat} >= 0.99");
         assert_eq!(far.rule, "expect-metric");
         assert!(far.hint.starts_with("valid metrics: "), "{}", far.hint);
@@ -1120,7 +1171,11 @@ mod tests {
             let e = bad(text);
             assert_eq!(e.rule, "expect-labels", "{text}: {e}");
             assert_eq!(e.message, "metric `jct_p95` has no labels");
-            assert!(e.hint.contains("valid metrics: jobs_submitted"), "{}", e.hint);
+            assert!(
+                e.hint.contains("valid metrics: jobs_submitted"),
+                "{}",
+                e.hint
+            );
             assert!(e.hint.contains("no metric has labels yet"), "{}", e.hint);
         }
         assert_eq!(bad("jct_p95{service=chat} <= 4h").offset, 7);
@@ -1128,11 +1183,17 @@ mod tests {
         assert!(ok("jct_p95{} <= 4h").labels.is_empty());
         for (text, needle) in [
             ("jct_p95{service=chat <= 4h", "unexpected `<`"),
-            ("jct_p95{service <= 4h", "expected `=` after the label name `service`"),
+            (
+                "jct_p95{service <= 4h",
+                "expected `=` after the label name `service`",
+            ),
             ("jct_p95{service=~ch.*} <= 4h", "only `service=value`"),
             ("jct_p95{service!=chat} <= 4h", "only `service=value`"),
             ("jct_p95{=chat} <= 4h", "expected a label name"),
-            ("jct_p95{service=} <= 4h", "missing value for the label `service`"),
+            (
+                "jct_p95{service=} <= 4h",
+                "missing value for the label `service`",
+            ),
             ("jct_p95{service=\"chat} <= 4h", "unclosed `\"`"),
             ("jct_p95{service=chat", "unclosed `{`"),
         ] {
@@ -1154,7 +1215,11 @@ mod tests {
         ] {
             let e = bad(text);
             assert_eq!(e.rule, "expect-operator", "{text}: {e}");
-            assert!(e.hint.starts_with(&format!("did you mean `{fix}`?")), "{text}: {}", e.hint);
+            assert!(
+                e.hint.starts_with(&format!("did you mean `{fix}`?")),
+                "{text}: {}",
+                e.hint
+            );
             assert_eq!(e.offset, 8, "{text}");
         }
         let e = bad("jct_p95 is 4h");
@@ -1198,10 +1263,26 @@ mod tests {
     #[test]
     fn parsing_never_panics_on_odd_input() {
         for text in [
-            "{", "}", "{}", "jct_p95{", "jct_p95{a", "jct_p95{a=", "jct_p95{a=\"", "jct_p95{a=\"\\",
-            "jct_p95 <", "jct_p95 !", "jct_p95 ≠≠", "é <= 1", "jct_p95 <= é", "jct_p95 <= $",
-            "cost_per_hour <= /h", "gpu_allocation_mean >= %", "jct_p95 <= .", "jobs_failed == .5",
-            "jobs_failed == 5.", "\u{0} <= 1",
+            "{",
+            "}",
+            "{}",
+            "jct_p95{",
+            "jct_p95{a",
+            "jct_p95{a=",
+            "jct_p95{a=\"",
+            "jct_p95{a=\"\\",
+            "jct_p95 <",
+            "jct_p95 !",
+            "jct_p95 ≠≠",
+            "é <= 1",
+            "jct_p95 <= é",
+            "jct_p95 <= $",
+            "cost_per_hour <= /h",
+            "gpu_allocation_mean >= %",
+            "jct_p95 <= .",
+            "jobs_failed == .5",
+            "jobs_failed == 5.",
+            "\u{0} <= 1",
         ] {
             let _ = parse_expectation(text);
         }

@@ -72,7 +72,13 @@ impl<'a> Checker<'a> {
             .map(|l| l.trim_end_matches('\r'))
     }
 
-    pub(crate) fn report(&mut self, pos: Pos, rule: &str, message: impl Into<String>, hint: Option<String>) {
+    pub(crate) fn report(
+        &mut self,
+        pos: Pos,
+        rule: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let d = self.diagnostic(pos, rule, message.into(), hint);
         self.diags.push(d);
     }

@@ -82,10 +82,8 @@ fn result(e: &Expectation, measured: Option<f64>) -> CheckResult {
         threshold: e.value,
         measured,
         unit: e.unit,
-        measured_text: measured.map_or_else(
-            || "not measured".to_string(),
-            |v| e.unit.format_value(v),
-        ),
+        measured_text: measured
+            .map_or_else(|| "not measured".to_string(), |v| e.unit.format_value(v)),
         passed: measured.is_some_and(|v| e.check(v)),
     }
 }
