@@ -1064,11 +1064,11 @@ mod tests {
     #[test]
     fn comparisons_tolerate_rounding_and_refuse_nan() {
         let e = ok("cost_total <= 1830.72");
-        assert!(e.check(1830.720_000_000_000_3));
+        assert!(e.check(1_830.720_000_000_000_3));
         assert!(!e.check(1830.73));
         let lt = ok("cost_total < 1830.72");
-        assert!(!lt.check(1830.720_000_000_000_3));
-        assert!(ok("cost_total == 1830.72").check(1830.719_999_999_999_7));
+        assert!(!lt.check(1_830.720_000_000_000_3));
+        assert!(ok("cost_total == 1830.72").check(1_830.719_999_999_999_7));
         for op in CompareOp::ALL {
             assert!(!op.holds(f64::NAN, 1.0), "{op:?}");
         }

@@ -839,3 +839,29 @@ fn the_strict_reader_rejects_what_openmetrics_forbids() {
         assert!(check_openmetrics(&bad).is_err(), "{what} accepted");
     }
 }
+
+/// README.md documents every exported metric and every expectation metric by name.
+#[test]
+fn readme_documents_every_metric_name() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, om) = export(dir.path(), "default", &[]);
+    let (types, _) = check_openmetrics(&om).unwrap_or_else(|e| panic!("{e}"));
+    for (family, ty) in &types {
+        let documented = if ty == "counter" {
+            format!("`{family}_total`")
+        } else {
+            format!("`{family}`")
+        };
+        assert!(readme.contains(&documented), "README lacks {documented}");
+    }
+    for m in drydock_scenarios::expect::METRICS {
+        assert!(
+            readme.contains(&format!("`{}`", m.name)),
+            "README lacks `{}`",
+            m.name
+        );
+    }
+    assert!(readme.contains("promtool tsdb create-blocks-from openmetrics"));
+}
