@@ -87,7 +87,11 @@ fn a_mapping_instead_of_a_string_is_a_type_error() {
     let yaml = format!("{HEAD}  expect:\n    - jct_p95: 4h\n");
     let err = load_str(&yaml, "t.yaml").expect_err("invalid");
     let d = &err.diagnostics()[0];
-    assert_eq!((d.rule.as_str(), d.line), ("invalid-type", 10), "{err}");
+    assert_eq!((d.rule.as_str(), d.line), ("invalid-type", 9), "{err}");
+    assert!(
+        err.to_string()
+            .contains("expected an expectation like `jct_p95 <= 4h`")
+    );
 }
 
 #[test]
