@@ -29,8 +29,29 @@ impl InputError {
     }
 }
 
-/// Exit code for an error: 2 for input errors anywhere in the chain, else 1.
+/// One or more of the scenario's expectations (`spec.expect`) failed. The run itself went
+/// fine and every output was written. Exit code 3.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{} of {total} expectation(s) failed: {}",
+    failed.len(),
+    failed.join("; ")
+)]
+pub struct ChecksFailed {
+    /// Each failed check with its measured value (`jct_p95 <= 4h: measured 6h11m`).
+    pub failed: Vec<String>,
+    /// Number of checks.
+    pub total: usize,
+}
+
+/// Exit code for an error: 3 when expectations failed, 2 for input errors anywhere in the
+/// chain, else 1.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.chain()
+        .any(|c| c.downcast_ref::<ChecksFailed>().is_some())
+    {
+        return 3;
+    }
     for cause in e.chain() {
         if cause.downcast_ref::<ScenarioError>().is_some()
             || cause.downcast_ref::<InputError>().is_some()

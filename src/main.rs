@@ -5,6 +5,8 @@
 //! expectation failed.
 
 mod cli;
+mod junit;
+mod openmetrics;
 mod output;
 
 use std::process::ExitCode;

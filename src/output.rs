@@ -5,10 +5,23 @@ use std::path::Path;
 
 use anyhow::Context;
 use drydock_scenarios::Scenario;
+use drydock_sim::check::CheckResult;
 use drydock_sim::metrics::Sample;
 use drydock_sim::report::Percentiles;
 use drydock_sim::{JobRow, Summary};
 use plotters::prelude::*;
+use serde::Serialize;
+
+/// What `--format json` prints and `summary.json` holds: the summary's fields, then `checks`
+/// (the scenario's expectations with their measured values; empty without `spec.expect`).
+#[derive(Debug, Serialize)]
+pub struct RunReport<'a> {
+    /// The summary, flattened: its fields come first, in their order.
+    #[serde(flatten)]
+    pub summary: &'a Summary,
+    /// One result per expectation, in file order.
+    pub checks: &'a [CheckResult],
+}
 
 /// A duration for humans: two units, the second zero-padded so `3h00m` and `3h30m` cannot be
 /// confused (`45s`, `12m05s`, `3h00m`, `2d04h`); below a second, milliseconds.
@@ -189,13 +202,48 @@ pub fn table(s: &Summary, scenario: &Scenario) -> String {
     o
 }
 
-/// Writes `summary.json`, `timeseries.csv`, `jobs.csv`, `allocation.svg` and `queue.svg`.
+/// The checks section of the human-readable report: a count, then one line per check with
+/// PASS or FAIL and the measured value in the metric's unit. Empty without checks.
+pub fn checks_table(checks: &[CheckResult]) -> String {
+    let mut o = String::new();
+    if checks.is_empty() {
+        return o;
+    }
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    let verdict = if failed == 0 {
+        format!("{} of {} passed", checks.len(), checks.len())
+    } else {
+        format!("{failed} of {} FAILED", checks.len())
+    };
+    let _ = writeln!(o);
+    let _ = writeln!(o, "  {:<24} {verdict}", "checks");
+    let width = checks
+        .iter()
+        .map(|c| c.check.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    for c in checks {
+        let _ = writeln!(
+            o,
+            "    {}  {:<width$}  measured {}",
+            c.verdict(),
+            c.check,
+            c.measured_text
+        );
+    }
+    o
+}
+
+/// Writes `summary.json` (the summary and its checks, as [`RunReport`]), `timeseries.csv`,
+/// `jobs.csv`, `allocation.svg` and `queue.svg`.
 ///
 /// # Errors
 /// I/O errors, with the path.
 pub fn write_all(
     out: &Path,
     s: &Summary,
+    checks: &[CheckResult],
     samples: &[Sample],
     jobs: &[JobRow],
 ) -> anyhow::Result<()> {
@@ -217,7 +265,8 @@ pub fn write_all(
         }
     }
     let p = out.join("summary.json");
-    std::fs::write(&p, serde_json::to_string_pretty(s)? + "\n")
+    let report = RunReport { summary: s, checks };
+    std::fs::write(&p, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("cannot write {}", p.display()))?;
     let p = out.join("timeseries.csv");
     let mut w =

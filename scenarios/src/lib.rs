@@ -25,6 +25,10 @@
 //! * **Built-ins.** [`builtins`] lists the scenarios embedded in the binary (`default`,
 //!   `training-failures`, `openb-fgd`, `philly`); [`load_named_or_path`] takes either a
 //!   built-in name or a file path, as the CLI's `drydock run [SCENARIO]` does.
+//! * **Expectations.** `spec.expect` lists checks on the run's report (`jct_p95 <= 4h`,
+//!   `cost_total <= $1200`, `gpu_allocation_mean >= 85%`); they are parsed and checked against
+//!   the metric vocabulary [`expect::METRICS`] at load time, values in each metric's unit
+//!   ([`expect`]).
 //! * **Trace paths** (`nodeTrace.path`, `traces[].path`) are relative to the data directory
 //!   the caller chooses (`--data-dir`); loading a scenario does not open them. Read them with
 //!   [`trace::read_openb_nodes`], [`trace::read_openb_pods`] and [`trace::read_philly`].
@@ -73,6 +77,7 @@
 
 mod builtins;
 mod error;
+pub mod expect;
 pub mod model;
 mod raw;
 mod schema;
@@ -84,6 +89,7 @@ use std::path::Path;
 
 pub use builtins::{Builtin, builtin, builtins};
 pub use error::{Diagnostic, ScenarioError};
+pub use expect::{CompareOp, Expectation, MetricUnit, parse_expectation};
 pub use model::*;
 pub use schema::json_schema;
 pub use units::{parse_cpu, parse_duration, parse_memory_mib};

@@ -38,6 +38,8 @@ pub struct Scenario {
     pub traces: Vec<TraceSpec>,
     /// `spec.failures`.
     pub failures: FailureSpec,
+    /// `spec.expect`: checks on the run's report, in file order. Default none.
+    pub expect: Vec<crate::expect::Expectation>,
 }
 
 /// `spec.cluster`: node pools listed inline and/or a node list from a trace.

@@ -120,6 +120,13 @@ text_type!(
     schema::duration
 );
 text_type!(
+    /// An expectation as written (`jct_p95 <= 4h`).
+    ExpectText,
+    "Expectation",
+    "an expectation like `jct_p95 <= 4h`",
+    schema::expectation
+);
+text_type!(
     /// A CPU quantity as written (`"96"`, `500m`, `2.5`).
     CpuText,
     "Cpu",
@@ -194,6 +201,10 @@ pub(crate) struct RawSpec {
     pub traces: Option<Vec<Sp<RawTrace>>>,
     /// Scheduled and random failures.
     pub failures: Opt<RawFailures>,
+    /// Checks on the run's report, each `METRIC OP VALUE` (`jct_p95 <= 4h`,
+    /// `cost_total <= $1200`, `gpu_allocation_mean >= 85%`, `jobs_failed == 0`). `drydock run`
+    /// exits with code 3 when one fails.
+    pub expect: Option<Vec<Sp<ExpectText>>>,
 }
 
 /// The cluster: at least one pool or a node trace.

@@ -95,6 +95,21 @@ pub(crate) fn memory(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+pub(crate) fn expectation(_: &mut SchemaGenerator) -> Schema {
+    let names = crate::expect::metric_names();
+    json_schema!({
+        "description": format!(
+            "A check on the run's report: METRIC OP VALUE, with OP one of <, <=, >, >=, ==, != \
+             and VALUE in the metric's unit (durations like 4h, ratios like 0.85 or 85%, \
+             dollars like $1200). Metrics: {}.",
+            names.join(", ")
+        ),
+        "type": "string",
+        "pattern": "^ *[a-z_][a-z0-9_]* *(\\{[^}]*\\})? *(<=|>=|==|!=|<|>) *[^ ].*$",
+        "examples": ["jct_p95 <= 4h", "cost_total <= $1200", "gpu_allocation_mean >= 85%", "jobs_failed == 0"]
+    })
+}
+
 pub(crate) fn api_version(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "const": crate::API_VERSION, "description": "Schema version." })
 }

@@ -61,14 +61,24 @@ impl<'a> Checker<'a> {
             rule: rule.to_string(),
             message,
             hint,
-            source_line: self
-                .lines
-                .get(line - 1)
-                .map(|l| l.trim_end_matches('\r').to_string()),
+            source_line: self.line(line).map(str::to_string),
         }
     }
 
-    fn report(&mut self, pos: Pos, rule: &str, message: impl Into<String>, hint: Option<String>) {
+    /// The text of 1-based line `line`, without its line break.
+    pub(crate) fn line(&self, line: usize) -> Option<&'a str> {
+        self.lines
+            .get(line.checked_sub(1)?)
+            .map(|l| l.trim_end_matches('\r'))
+    }
+
+    pub(crate) fn report(
+        &mut self,
+        pos: Pos,
+        rule: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let d = self.diagnostic(pos, rule, message.into(), hint);
         self.diags.push(d);
     }
@@ -437,6 +447,7 @@ pub(crate) fn validate(
         &pools,
         has_trace_nodes || !pools_complete,
     );
+    let expect = crate::expect::check_all(&mut c, spec.expect.as_deref().unwrap_or(&[]));
 
     let diags = c.finish();
     if !diags.is_empty() {
@@ -455,6 +466,7 @@ pub(crate) fn validate(
         training,
         traces,
         failures,
+        expect,
     })
 }
 

@@ -20,6 +20,9 @@
 //!   it, to resume from its last checkpoint plus the restart overhead
 //!   (kubernetes-semantics.md §6.1 [src], §6.3 [src]).
 //!
+//! * **Expectations** (`spec.expect`) are checked against the summary after a run
+//!   ([`check::evaluate`]): one [`check::CheckResult`] per expectation, with the measured value.
+//!
 //! ## Event-ordering contract
 //! 1. Events pop in increasing virtual time; events at the same time pop in the order they
 //!    were scheduled (FIFO). Scheduling an event in the past is an error ([`queue::BackInTime`]).
@@ -44,10 +47,14 @@
 //! sim.run(|_| {}).expect("runs");
 //! let summary = sim.summary();
 //! println!("{} jobs completed", summary.jobs.completed);
+//! for check in drydock_sim::check::evaluate(&scenario.expect, &summary) {
+//!     println!("{} {}", check.verdict(), check.describe());
+//! }
 //! ```
 #![deny(missing_docs)]
 
 pub mod build;
+pub mod check;
 pub mod dist;
 pub mod engine;
 pub mod metrics;

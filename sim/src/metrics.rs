@@ -29,6 +29,19 @@ pub struct Sample {
     pub ready_nodes: u64,
     /// GPU fragmentation ratio over Ready nodes (FGD study definition, 0–1).
     pub fragmentation: f64,
+    /// Jobs arrived so far (cumulative).
+    pub jobs_submitted: u64,
+    /// Jobs completed so far (cumulative).
+    pub jobs_completed: u64,
+    /// Jobs failed so far (cumulative).
+    pub jobs_failed: u64,
+    /// Gang restarts after failures so far (cumulative).
+    pub restarts: u64,
+    /// Jobs preempted so far (cumulative).
+    pub preemptions: u64,
+    /// Nodes taken down by failures of any cause so far: host, GPU, pool or zone outage
+    /// (cumulative).
+    pub node_outages: u64,
 }
 
 /// Counters and accumulators updated by the engine.
@@ -209,6 +222,7 @@ impl Metrics {
             self.alloc_milli as f64 / self.capacity_milli as f64
         };
         let ratio = frag.ratio();
+        let failed = self.failed_backoff + self.failed_unschedulable;
         self.frag_sum += ratio;
         self.last_frag = frag;
         // Replace a sample at the same instant (the closing sample may coincide).
@@ -229,6 +243,12 @@ impl Metrics {
             running_jobs: self.bound_jobs,
             ready_nodes,
             fragmentation: ratio,
+            jobs_submitted: self.in_flight_jobs + self.completed + failed,
+            jobs_completed: self.completed,
+            jobs_failed: failed,
+            restarts: self.restarts,
+            preemptions: self.preemptions,
+            node_outages: self.failures.iter().sum(),
         });
     }
 

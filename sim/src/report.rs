@@ -382,27 +382,9 @@ pub fn job_rows(world: &World) -> Vec<JobRow> {
         .collect()
 }
 
-/// The unit of a summary metric, for parsing expectations and formatting tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MetricUnit {
-    /// A plain count.
-    Count,
-    /// Seconds (written as durations like `4h` in expectations).
-    Seconds,
-    /// A ratio between 0 and 1 (written `0.85` or `85%`).
-    Ratio,
-    /// GPUs.
-    Gpus,
-    /// GPU-hours.
-    GpuHours,
-    /// Hours.
-    Hours,
-    /// US dollars.
-    Dollars,
-    /// Dollars per hour.
-    DollarsPerHour,
-}
+/// The unit of a summary metric: defined with the metric vocabulary in `drydock-scenarios`,
+/// which parses expectations at load time.
+pub use drydock_scenarios::expect::MetricUnit;
 
 /// One named scalar of a [`Summary`]: the vocabulary shared by sweeps (tables, confidence
 /// intervals) and scenario expectations.
@@ -419,184 +401,90 @@ pub struct Metric {
 }
 
 impl Summary {
-    /// Every scalar metric of the summary, in a fixed order.
+    /// Every scalar metric of the summary: one per entry of
+    /// [`drydock_scenarios::expect::METRICS`], in that order, with its name, unit and help from
+    /// there.
     pub fn metrics(&self) -> Vec<Metric> {
-        use MetricUnit::*;
-        let m = |name, value, unit, help| Metric {
-            name,
-            value,
-            unit,
-            help,
-        };
-        vec![
-            m(
-                "jobs_submitted",
-                self.jobs.submitted as f64,
-                Count,
-                "jobs that arrived before the end",
-            ),
-            m(
-                "jobs_completed",
-                self.jobs.completed as f64,
-                Count,
-                "jobs that finished their work",
-            ),
-            m(
-                "jobs_failed",
-                self.jobs.failed as f64,
-                Count,
-                "jobs that failed (backoff limit, or unschedulable in arrivals-only runs)",
-            ),
-            m(
-                "jobs_pending",
-                self.jobs.pending as f64,
-                Count,
-                "jobs waiting at the end",
-            ),
-            m(
-                "jobs_running",
-                self.jobs.running as f64,
-                Count,
-                "jobs running at the end",
-            ),
-            m(
-                "jct_mean",
-                self.jct.mean,
-                Seconds,
-                "mean job completion time (arrival to completion)",
-            ),
-            m(
-                "jct_p50",
-                self.jct.p50,
-                Seconds,
-                "median job completion time",
-            ),
-            m(
-                "jct_p95",
-                self.jct.p95,
-                Seconds,
-                "95th percentile job completion time",
-            ),
-            m(
-                "jct_p99",
-                self.jct.p99,
-                Seconds,
-                "99th percentile job completion time",
-            ),
-            m(
-                "queueing_delay_mean",
-                self.queueing_delay.mean,
-                Seconds,
-                "mean queueing delay (arrival to first start)",
-            ),
-            m(
-                "queueing_delay_p50",
-                self.queueing_delay.p50,
-                Seconds,
-                "median queueing delay",
-            ),
-            m(
-                "queueing_delay_p95",
-                self.queueing_delay.p95,
-                Seconds,
-                "95th percentile queueing delay",
-            ),
-            m(
-                "queueing_delay_p99",
-                self.queueing_delay.p99,
-                Seconds,
-                "99th percentile queueing delay",
-            ),
-            m(
-                "gpu_allocation_mean",
-                self.gpu.allocation_mean,
-                Ratio,
-                "time-weighted mean of allocated over total GPUs",
-            ),
-            m(
-                "gpu_allocated_peak",
-                self.gpu.allocated_peak,
-                Gpus,
-                "peak allocated GPUs",
-            ),
-            m(
-                "gpu_allocated_end",
-                self.gpu.allocated_end,
-                Gpus,
-                "allocated GPUs at the end",
-            ),
-            m(
-                "fragmentation_mean",
-                self.gpu.fragmentation_mean,
-                Ratio,
-                "mean GPU fragmentation ratio (FGD study definition)",
-            ),
-            m(
-                "fragmentation_end",
-                self.gpu.fragmentation_end,
-                Ratio,
-                "GPU fragmentation ratio at the end",
-            ),
-            m(
-                "node_failures",
-                self.failures.node_failures as f64,
-                Count,
-                "node failures (host causes)",
-            ),
-            m(
-                "gpu_failures",
-                self.failures.gpu_failures as f64,
-                Count,
-                "GPU failures",
-            ),
-            m(
-                "restarts",
-                self.failures.restarts as f64,
-                Count,
-                "gang restarts after failures",
-            ),
-            m(
-                "preemptions",
-                self.failures.preemptions as f64,
-                Count,
-                "jobs preempted",
-            ),
-            m(
-                "gpu_hours_lost",
-                self.failures.gpu_hours_lost,
-                GpuHours,
-                "GPU-hours lost to failures",
-            ),
-            m(
-                "preemption_gpu_hours_lost",
-                self.failures.preemption_lost_gpu_hours,
-                GpuHours,
-                "GPU-hours of work lost to preemption",
-            ),
-            m(
-                "node_hours",
-                self.cost.node_hours,
-                Hours,
-                "node-hours over all pools",
-            ),
-            m(
-                "cost_total",
-                self.cost.total,
-                Dollars,
-                "total cost in dollars",
-            ),
-            m(
-                "cost_per_hour",
-                self.cost.per_hour,
-                DollarsPerHour,
-                "cost in dollars per hour of virtual time",
-            ),
-            m(
-                "virtual_time",
-                self.virtual_time_s,
-                Seconds,
-                "virtual time at the end of the run",
-            ),
-        ]
+        drydock_scenarios::expect::METRICS
+            .iter()
+            .filter_map(|d| {
+                Some(Metric {
+                    name: d.name,
+                    value: self.metric_value(d.name)?,
+                    unit: d.unit,
+                    help: d.help,
+                })
+            })
+            .collect()
+    }
+
+    /// The value of the scalar metric called `name` (see
+    /// [`drydock_scenarios::expect::METRICS`]) in its unit's base (seconds, ratio 0–1,
+    /// dollars, ...); `None` for a name that is not a metric.
+    pub fn metric_value(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "jobs_submitted" => self.jobs.submitted as f64,
+            "jobs_completed" => self.jobs.completed as f64,
+            "jobs_failed" => self.jobs.failed as f64,
+            "jobs_pending" => self.jobs.pending as f64,
+            "jobs_running" => self.jobs.running as f64,
+            "jct_mean" => self.jct.mean,
+            "jct_p50" => self.jct.p50,
+            "jct_p95" => self.jct.p95,
+            "jct_p99" => self.jct.p99,
+            "queueing_delay_mean" => self.queueing_delay.mean,
+            "queueing_delay_p50" => self.queueing_delay.p50,
+            "queueing_delay_p95" => self.queueing_delay.p95,
+            "queueing_delay_p99" => self.queueing_delay.p99,
+            "gpu_allocation_mean" => self.gpu.allocation_mean,
+            "gpu_allocated_peak" => self.gpu.allocated_peak,
+            "gpu_allocated_end" => self.gpu.allocated_end,
+            "fragmentation_mean" => self.gpu.fragmentation_mean,
+            "fragmentation_end" => self.gpu.fragmentation_end,
+            "node_failures" => self.failures.node_failures as f64,
+            "gpu_failures" => self.failures.gpu_failures as f64,
+            "restarts" => self.failures.restarts as f64,
+            "preemptions" => self.failures.preemptions as f64,
+            "gpu_hours_lost" => self.failures.gpu_hours_lost,
+            "preemption_gpu_hours_lost" => self.failures.preemption_lost_gpu_hours,
+            "node_hours" => self.cost.node_hours,
+            "cost_total" => self.cost.total,
+            "cost_per_hour" => self.cost.per_hour,
+            "virtual_time" => self.virtual_time_s,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The summary's metrics are exactly the shared vocabulary, in its order: every name of
+    /// `METRICS` has a value, so expectations validated at load time can always be evaluated.
+    #[test]
+    fn metrics_names_equal_the_shared_table_in_order() {
+        let s = Summary::default();
+        let names: Vec<&str> = s.metrics().iter().map(|m| m.name).collect();
+        assert_eq!(names, drydock_scenarios::expect::metric_names());
+        for (m, d) in s.metrics().iter().zip(drydock_scenarios::expect::METRICS) {
+            assert_eq!((m.unit, m.help), (d.unit, d.help), "{}", m.name);
+        }
+        assert_eq!(s.metric_value("nope"), None);
+    }
+
+    #[test]
+    fn metric_values_come_from_the_summary_fields() {
+        let mut s = Summary::default();
+        s.jct.p95 = 22_260.0;
+        s.cost.total = 1830.72;
+        s.gpu.allocation_mean = 0.406;
+        s.jobs.failed = 2;
+        s.virtual_time_s = 43_200.0;
+        assert_eq!(s.metric_value("jct_p95"), Some(22_260.0));
+        assert_eq!(s.metric_value("cost_total"), Some(1830.72));
+        assert_eq!(s.metric_value("gpu_allocation_mean"), Some(0.406));
+        assert_eq!(s.metric_value("jobs_failed"), Some(2.0));
+        assert_eq!(s.metric_value("virtual_time"), Some(43_200.0));
     }
 }

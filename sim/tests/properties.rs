@@ -150,6 +150,7 @@ fn scenario(
                 start: SimTime::ZERO,
             }),
         },
+        expect: Vec::new(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `drydock run [SCENARIO]`: run a scenario headless and print its report.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use drydock_sim::Simulation;
 
-use super::InputError;
-use crate::output;
+use super::{ChecksFailed, InputError};
+use crate::{junit, openmetrics, output};
 
 /// Output format of the report on stdout.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,15 +38,40 @@ pub struct Args {
     /// exist or be empty, unless --force).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Allow --out to write into a non-empty directory, replacing drydock's own files there.
+    /// Allow --out to write into a non-empty directory, replacing drydock's own files there,
+    /// and --junit / --metrics-out to replace an existing file drydock did not write.
     #[arg(long)]
     pub force: bool,
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Write a JUnit XML report of the scenario's expectations (`spec.expect`) to FILE: one
+    /// test case per check. Replaces a JUnit file drydock wrote; any other existing file
+    /// needs --force.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the run's time series in the OpenMetrics text format, with timestamps, to FILE
+    /// (backfill a Prometheus with `promtool tsdb create-blocks-from openmetrics FILE DIR`).
+    /// Replaces a file drydock wrote; any other existing file needs --force.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_out: Option<PathBuf>,
+    /// The wall-clock time (RFC 3339) that virtual time 0 maps to in --metrics-out.
+    #[arg(
+        long,
+        value_name = "RFC3339",
+        default_value = openmetrics::DEFAULT_START,
+        value_parser = openmetrics::parse_rfc3339,
+        requires = "metrics_out"
+    )]
+    pub metrics_start: i64,
 }
 
-/// Runs the scenario and prints the report.
+/// Runs the scenario, prints the report with its checks and writes the requested files.
+///
+/// # Errors
+/// Input errors (exit code 2) for a bad scenario, data directory or output path; run and I/O
+/// errors (exit code 1); [`ChecksFailed`] (exit code 3) when an expectation failed, after
+/// every output was written.
 pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
     let name = args.scenario.as_deref().unwrap_or("default");
     let scenario = drydock_scenarios::load_named_or_path(name)?;
@@ -54,6 +79,27 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
     let data_dir = resolve_data_dir(args.data_dir.as_deref(), needs_data, &scenario)?;
     if let Some(out) = &args.out {
         prepare_out_dir(out, args.force)?;
+    }
+    if let Some(p) = &args.junit {
+        check_report_file(p, "--junit", junit::is_drydock_report, args.force)?;
+    }
+    if let Some(p) = &args.metrics_out {
+        check_report_file(
+            p,
+            "--metrics-out",
+            openmetrics::is_drydock_export,
+            args.force,
+        )?;
+        if args.junit.as_ref() == Some(p) {
+            return Err(InputError::new(
+                format!(
+                    "--junit and --metrics-out name the same file {}",
+                    p.display()
+                ),
+                "give each report its own file",
+            )
+            .into());
+        }
     }
 
     let wall = Instant::now();
@@ -67,16 +113,50 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
     bar.finish();
     let elapsed = wall.elapsed();
     let summary = sim.summary();
+    let checks = drydock_sim::check::evaluate(&scenario.expect, &summary);
 
     match args.format {
-        Format::Table => print!("{}", output::table(&summary, &scenario)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        Format::Table => {
+            print!("{}", output::table(&summary, &scenario));
+            print!("{}", output::checks_table(&checks));
+        }
+        Format::Json => {
+            let report = output::RunReport {
+                summary: &summary,
+                checks: &checks,
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
     }
+    let table = args.format == Format::Table;
     if let Some(out) = &args.out {
-        output::write_all(out, &summary, &sim.timeseries(), &sim.jobs())
+        output::write_all(out, &summary, &checks, &sim.timeseries(), &sim.jobs())
             .with_context(|| format!("cannot write results to {}", out.display()))?;
-        if args.format == Format::Table {
+        if table {
             println!("results written to {}", out.display());
+        }
+    }
+    if let Some(p) = &args.junit {
+        if checks.is_empty() {
+            eprintln!(
+                "warning: scenario `{}` has no expectations (spec.expect); the JUnit report has no test cases",
+                scenario.name
+            );
+        }
+        let xml = junit::render(&summary, &scenario.source, &checks)
+            .context("cannot render the JUnit report")?;
+        write_file(p, |w| w.write_all(xml.as_bytes()))?;
+        if table {
+            println!("JUnit report written to {}", p.display());
+        }
+    }
+    if let Some(p) = &args.metrics_out {
+        let (samples, jobs) = (sim.timeseries(), sim.jobs());
+        write_file(p, |w| {
+            openmetrics::write(w, &summary, &samples, &jobs, args.metrics_start)
+        })?;
+        if table {
+            println!("OpenMetrics time series written to {}", p.display());
         }
     }
     let secs = elapsed.as_secs_f64().max(1e-9);
@@ -87,6 +167,18 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         summary.events as f64 / secs,
         summary.virtual_time_s / secs
     );
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.describe())
+        .collect();
+    if !failed.is_empty() {
+        return Err(ChecksFailed {
+            failed,
+            total: checks.len(),
+        }
+        .into());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -194,6 +286,77 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
     })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
+}
+
+/// Refuses to replace an existing file that drydock did not write (as `is_ours` tells from its
+/// first bytes) unless `force`, and refuses a directory. An empty file may be replaced.
+fn check_report_file(
+    path: &Path,
+    flag: &str,
+    is_ours: fn(&[u8]) -> bool,
+    force: bool,
+) -> anyhow::Result<()> {
+    use std::io::Read;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(InputError::new(
+                format!("{flag} {}: {e}", path.display()),
+                "choose a file drydock can write",
+            )
+            .into());
+        }
+    };
+    if meta.is_dir() {
+        return Err(InputError::new(
+            format!("{flag} {} is a directory", path.display()),
+            "give a file name, for example report.xml or metrics.om",
+        )
+        .into());
+    }
+    if force {
+        return Ok(());
+    }
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .map_err(|e| {
+            InputError::new(
+                format!("{flag} {}: {e}", path.display()),
+                "choose a file drydock can read and write",
+            )
+        })?;
+    if head.is_empty() || is_ours(&head) {
+        return Ok(());
+    }
+    Err(InputError::new(
+        format!(
+            "{flag} {} exists and was not written by drydock; drydock will not overwrite it",
+            path.display()
+        ),
+        "choose another file name, move this file away, or pass --force to replace it",
+    )
+    .into())
+}
+
+/// Writes a report file through a buffer, creating its parent directories.
+fn write_file(
+    path: &Path,
+    body: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    body(&mut w)
+        .and_then(|()| w.flush())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// A spinner on stderr that appears only once a run has taken more than a second.

@@ -1,6 +1,7 @@
 //! Integration tests of drydock-scenarios: one binary, one module per concern.
 
 mod api;
+mod expect;
 mod invalid;
 mod library;
 mod robustness;
