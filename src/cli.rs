@@ -1,11 +1,17 @@
 //! Subcommands and the error-to-exit-code mapping shared by all of them.
 
+pub mod compare;
+pub mod experiment;
 pub mod list;
 pub mod run;
 pub mod schema;
+pub mod sweep;
 pub mod validate;
 
-use drydock_scenarios::ScenarioError;
+use std::path::Path;
+
+use anyhow::Context;
+use drydock_scenarios::{Scenario, ScenarioError};
 use drydock_sim::SimError;
 
 /// An input error found by the CLI itself (a flag combination, an output directory that would
@@ -58,4 +64,59 @@ pub fn render_error(e: &anyhow::Error) -> String {
         }
     }
     out
+}
+
+/// Refuses to write into a non-empty directory unless `force`, and refuses a path that is a
+/// file. Input error (exit 2) in both cases.
+pub fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
+    if out.exists() {
+        if !out.is_dir() {
+            return Err(InputError::new(
+                format!("--out {} exists and is not a directory", out.display()),
+                "choose a new directory name",
+            )
+            .into());
+        }
+        let non_empty = std::fs::read_dir(out)
+            .with_context(|| format!("cannot read {}", out.display()))?
+            .next()
+            .is_some();
+        if non_empty && !force {
+            return Err(InputError::new(
+                format!("--out {} is not empty; drydock will not overwrite it", out.display()),
+                "choose a new directory, empty this one, or pass --force to replace drydock's files in it",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a scenario reading trace files has a data directory, and that the directory
+/// exists. Input error (exit 2) otherwise.
+pub fn check_data_dir(scenario: &Scenario, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let needs_data = !scenario.traces.is_empty() || scenario.cluster.node_trace.is_some();
+    if needs_data && data_dir.is_none() {
+        let rel = scenario
+            .traces
+            .first()
+            .map(|t| t.path.clone())
+            .or_else(|| scenario.cluster.node_trace.as_ref().map(|n| n.path.clone()))
+            .unwrap_or_default();
+        return Err(InputError::new(
+            format!("scenario `{}` reads trace files (such as {}) but no --data-dir was given", scenario.name, rel.display()),
+            "pass --data-dir DIR (or set DRYDOCK_DATA_DIR) pointing at the folder holding the traces; the README says where to get them",
+        )
+        .into());
+    }
+    if let Some(dir) = data_dir
+        && !dir.is_dir()
+    {
+        return Err(InputError::new(
+            format!("data directory {} does not exist", dir.display()),
+            "pass the folder that holds alibaba-openb/ and philly/",
+        )
+        .into());
+    }
+    Ok(())
 }

@@ -1,14 +1,13 @@
 //! `drydock run [SCENARIO]`: run a scenario headless and print its report.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use drydock_sim::Simulation;
 
-use super::InputError;
 use crate::output;
 
 /// Output format of the report on stdout.
@@ -49,31 +48,9 @@ pub struct Args {
 pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
     let name = args.scenario.as_deref().unwrap_or("default");
     let scenario = drydock_scenarios::load_named_or_path(name)?;
-    let needs_data = !scenario.traces.is_empty() || scenario.cluster.node_trace.is_some();
-    if needs_data && args.data_dir.is_none() {
-        let rel = scenario
-            .traces
-            .first()
-            .map(|t| t.path.clone())
-            .or_else(|| scenario.cluster.node_trace.as_ref().map(|n| n.path.clone()))
-            .unwrap_or_default();
-        return Err(InputError::new(
-            format!("scenario `{}` reads trace files (such as {}) but no --data-dir was given", scenario.name, rel.display()),
-            "pass --data-dir DIR (or set DRYDOCK_DATA_DIR) pointing at the folder holding the traces; the README says where to get them",
-        )
-        .into());
-    }
-    if let Some(dir) = &args.data_dir
-        && !dir.is_dir()
-    {
-        return Err(InputError::new(
-            format!("data directory {} does not exist", dir.display()),
-            "pass the folder that holds alibaba-openb/ and philly/",
-        )
-        .into());
-    }
+    super::check_data_dir(&scenario, args.data_dir.as_deref())?;
     if let Some(out) = &args.out {
-        check_out_dir(out, args.force)?;
+        super::check_out_dir(out, args.force)?;
     }
 
     let wall = Instant::now();
@@ -105,32 +82,6 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         summary.virtual_time_s / secs
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Refuses to write into a non-empty directory unless `force`, and refuses a path that is a
-/// file.
-fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
-    if out.exists() {
-        if !out.is_dir() {
-            return Err(InputError::new(
-                format!("--out {} exists and is not a directory", out.display()),
-                "choose a new directory name",
-            )
-            .into());
-        }
-        let non_empty = std::fs::read_dir(out)
-            .with_context(|| format!("cannot read {}", out.display()))?
-            .next()
-            .is_some();
-        if non_empty && !force {
-            return Err(InputError::new(
-                format!("--out {} is not empty; drydock will not overwrite it", out.display()),
-                "choose a new directory, empty this one, or pass --force to replace drydock's files in it",
-            )
-            .into());
-        }
-    }
-    Ok(())
 }
 
 /// A spinner on stderr that appears only once a run has taken more than a second.

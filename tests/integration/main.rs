@@ -1,5 +1,8 @@
 //! drydock's integration tests: one binary, one module per concern.
 
 mod cli;
+mod compare;
 mod determinism;
+mod experiment;
 mod golden;
+mod sweep;
