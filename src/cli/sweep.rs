@@ -20,7 +20,15 @@ use serde::{Deserialize, Serialize};
 
 use self::plan::{PLAN_VERSION, Plan};
 use super::InputError;
-use super::run::Format;
+
+/// Output format of a sweep's results on stdout.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A table per block of variants: mean ± half-width of the 95% interval per metric.
+    Table,
+    /// Per variant and metric: n, mean, standard deviation and the 95% interval, as JSON.
+    Json,
+}
 
 /// Arguments of `drydock sweep`.
 #[derive(clap::Args, Debug)]
@@ -52,7 +60,7 @@ pub struct Args {
     pub data_dir: Option<PathBuf>,
     /// Write sweep.csv, summary.csv and sweep.svg to this directory (must not exist or be
     /// empty, unless --force).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "on_kubernetes")]
     pub out: Option<PathBuf>,
     /// Allow --out to write into a non-empty directory, replacing drydock's own files there.
     #[arg(long)]
