@@ -690,3 +690,44 @@ impl Summary {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_buckets_pool_both_neighbours_weighted_by_observations() {
+        // Bucket 1 is empty: (0.2 * 1 + 0.5 * 3) / 4 = 0.425.
+        let v = curve_by_percent(&[(0, 0.2, 1), (2, 0.5, 3)], 3);
+        assert_eq!(v[0], 0.2);
+        assert!((v[1] - 0.425).abs() < 1e-12);
+        assert_eq!(v[2], 0.5);
+        assert_eq!(v[3], 0.5);
+    }
+
+    #[test]
+    fn a_curve_without_observations_is_zero() {
+        assert_eq!(curve_by_percent(&[], 2), [0.0, 0.0, 0.0]);
+        let s = Summary::default();
+        assert_eq!(s.allocation_by_percent(130).len(), 131);
+        assert!(s.fragmentation_by_percent(130).iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn summaries_round_trip_through_json() {
+        let mut s = Summary::default();
+        s.allocation_curve.push(CurvePoint {
+            arrived_pct: 3,
+            allocation: 0.1 + 0.2,
+            samples: 2,
+        });
+        s.fragmentation_curve.push(FragPoint {
+            arrived_pct: 3,
+            fragmentation: 1.0 / 3.0,
+        });
+        s.gpu.allocation_mean = 0.123_456_789_012_345_67;
+        let text = serde_json::to_string(&s).expect("serialises");
+        let back: Summary = serde_json::from_str(&text).expect("parses");
+        assert_eq!(back, s);
+    }
+}
