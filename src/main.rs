@@ -8,6 +8,7 @@ mod cli;
 mod junit;
 mod openmetrics;
 mod output;
+mod stats;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,15 @@ enum Command {
     Validate(cli::validate::Args),
     /// Print the JSON Schema of scenario files (for editor completion).
     Schema(cli::schema::Args),
+    /// Run a scenario over seeds and settings in parallel; mean and 95% interval per variant.
+    Sweep(cli::sweep::Args),
+    /// Reproduce a published experiment (`fgd`: the FGD study on the Alibaba openb traces).
+    Experiment(cli::experiment::Args),
+    /// Compare two run reports (summary.json) side by side.
+    Compare(cli::compare::Args),
+    /// Run one run of a sweep rendered with --on-kubernetes (inside the Job's pods).
+    #[command(hide = true)]
+    SweepWorker(cli::sweep::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +54,10 @@ fn main() -> ExitCode {
         Command::List(a) => cli::list::cmd(a),
         Command::Validate(a) => cli::validate::cmd(a),
         Command::Schema(a) => cli::schema::cmd(a),
+        Command::Sweep(a) => cli::sweep::cmd(a),
+        Command::Experiment(a) => cli::experiment::cmd(a),
+        Command::Compare(a) => cli::compare::cmd(a),
+        Command::SweepWorker(a) => cli::sweep::worker(a),
     };
     match result {
         Ok(code) => code,

@@ -7,7 +7,7 @@ use anyhow::Context;
 use drydock_scenarios::Scenario;
 use drydock_sim::check::CheckResult;
 use drydock_sim::metrics::Sample;
-use drydock_sim::report::Percentiles;
+use drydock_sim::report::{MetricUnit, Percentiles};
 use drydock_sim::{JobRow, Summary};
 use plotters::prelude::*;
 use serde::Serialize;
@@ -25,7 +25,7 @@ pub struct RunReport<'a> {
 
 /// A duration for humans: two units, the second zero-padded so `3h00m` and `3h30m` cannot be
 /// confused (`45s`, `12m05s`, `3h00m`, `2d04h`); below a second, milliseconds.
-fn dur(secs: f64) -> String {
+pub fn dur(secs: f64) -> String {
     if secs <= 0.0 {
         return "0s".into();
     }
@@ -359,5 +359,223 @@ fn plot(
         .draw()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// The name of a metric unit as written in CSV files (`seconds`, `ratio`, `gpu-hours`...).
+pub fn unit_name(unit: MetricUnit) -> &'static str {
+    match unit {
+        MetricUnit::Count => "count",
+        MetricUnit::Seconds => "seconds",
+        MetricUnit::Ratio => "ratio",
+        MetricUnit::Gpus => "gpus",
+        MetricUnit::GpuHours => "gpu-hours",
+        MetricUnit::Hours => "hours",
+        MetricUnit::Dollars => "dollars",
+        MetricUnit::DollarsPerHour => "dollars-per-hour",
+    }
+}
+
+/// A metric value for a table: durations as `3h46m`, ratios as percentages, money with `$`.
+/// `spread` formats a difference or half-width (no sign, counts with one decimal).
+pub fn format_metric(unit: MetricUnit, v: f64, spread: bool) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    match unit {
+        MetricUnit::Count => {
+            if v.fract() == 0.0 && (!spread || v == 0.0) {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}")
+            }
+        }
+        MetricUnit::Seconds => {
+            if v < 0.0 {
+                format!("-{}", dur(-v))
+            } else {
+                dur(v)
+            }
+        }
+        MetricUnit::Ratio => format!("{:.1}%", v * 100.0),
+        MetricUnit::Gpus | MetricUnit::GpuHours | MetricUnit::Hours => format!("{v:.1}"),
+        MetricUnit::Dollars => {
+            if v < 0.0 {
+                format!("-${:.2}", -v)
+            } else {
+                format!("${v:.2}")
+            }
+        }
+        MetricUnit::DollarsPerHour => {
+            if v < 0.0 {
+                format!("-${:.2}/h", -v)
+            } else {
+                format!("${v:.2}/h")
+            }
+        }
+    }
+}
+
+/// One bar of a bar chart: a label, a value and an optional interval drawn as an error bar.
+#[derive(Debug, Clone)]
+pub struct Bar {
+    /// Label under the bar.
+    pub label: String,
+    /// Height.
+    pub value: f64,
+    /// Interval (low, high) drawn as an error bar.
+    pub interval: Option<(f64, f64)>,
+}
+
+/// One panel of [`bar_panels`].
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Caption.
+    pub title: String,
+    /// Y-axis label (with unit).
+    pub y_label: String,
+    /// Scale applied to values for display (for example 100 for ratios shown as %).
+    pub scale: f64,
+    /// The bars.
+    pub bars: Vec<Bar>,
+}
+
+fn plot_err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("cannot draw plot: {e}")
+}
+
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// A grid of bar charts (two rows) with error bars, written as SVG to `path`.
+///
+/// # Errors
+/// I/O and drawing errors.
+pub fn bar_panels(path: &Path, title: &str, panels: &[Panel]) -> anyhow::Result<()> {
+    let cols = panels.len().div_ceil(2).max(1);
+    let width = (cols as u32 * 380).max(600);
+    let root = SVGBackend::new(path, (width, 760)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    let root = root.titled(title, ("sans-serif", 22)).map_err(plot_err)?;
+    let areas = root.split_evenly((2, cols));
+    for (panel, area) in panels.iter().zip(areas.iter()) {
+        let n = panel.bars.len().max(1);
+        let top = panel
+            .bars
+            .iter()
+            .map(|b| b.interval.map_or(b.value, |(_, h)| h.max(b.value)) * panel.scale)
+            .fold(0.0, f64::max);
+        let bottom = panel
+            .bars
+            .iter()
+            .map(|b| b.interval.map_or(b.value, |(l, _)| l.min(b.value)) * panel.scale)
+            .fold(0.0, f64::min);
+        let y_max = if top > 0.0 { top * 1.1 } else { 1.0 };
+        let y_min = if bottom < 0.0 { bottom * 1.1 } else { 0.0 };
+        let labels: Vec<String> = panel.bars.iter().map(|b| b.label.clone()).collect();
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(55)
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), y_min..y_max)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|x: &f64| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(panel.y_label.as_str())
+            .draw()
+            .map_err(plot_err)?;
+        for (i, b) in panel.bars.iter().enumerate() {
+            let x = i as f64;
+            let color = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x - 0.35, 0.0), (x + 0.35, b.value * panel.scale)],
+                    color.mix(0.8).filled(),
+                )))
+                .map_err(plot_err)?;
+            if let Some((lo, hi)) = b.interval {
+                let (lo, hi) = (lo * panel.scale, hi * panel.scale);
+                chart
+                    .draw_series(
+                        [
+                            vec![(x, lo), (x, hi)],
+                            vec![(x - 0.12, lo), (x + 0.12, lo)],
+                            vec![(x - 0.12, hi), (x + 0.12, hi)],
+                        ]
+                        .into_iter()
+                        .map(|pts| PathElement::new(pts, BLACK.stroke_width(2))),
+                    )
+                    .map_err(plot_err)?;
+            }
+        }
+    }
+    root.present().map_err(plot_err)?;
+    Ok(())
+}
+
+/// A line chart with one line per series, written as SVG to `path`. X and y ranges are
+/// given; series are `(name, points)`.
+///
+/// # Errors
+/// I/O and drawing errors.
+pub fn line_chart(
+    path: &Path,
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    (x_max, y_max): (f64, f64),
+    series: &[(String, Vec<(f64, f64)>)],
+) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .draw()
+        .map_err(plot_err)?;
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+            .map_err(plot_err)?
+            .label(name.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.85))
+        .draw()
+        .map_err(plot_err)?;
+    root.present().map_err(plot_err)?;
     Ok(())
 }

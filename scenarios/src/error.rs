@@ -108,6 +108,29 @@ pub enum ScenarioError {
         /// The built-in scenario names.
         available: Vec<String>,
     },
+    /// An override (`--set PATH=VALUE`) names a path that is not a field of the scenario
+    /// schema. Input error; fatal.
+    #[error(
+        "`--set {path}`: no such field in a scenario's spec{}\n  hint: paths are relative to `spec`; `drydock schema` lists every field",
+        if nearest.is_empty() { String::new() } else { format!("; the nearest valid paths: {}", nearest.join(", ")) }
+    )]
+    UnknownPath {
+        /// The path as given.
+        path: String,
+        /// The nearest valid paths, nearest first.
+        nearest: Vec<String>,
+    },
+    /// An override is malformed (no `=`) or addresses a list item the scenario does not have.
+    /// Input error; fatal.
+    #[error("`--set {text}`: {message}{}", hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+    BadOverride {
+        /// The override as given.
+        text: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: Option<String>,
+    },
 }
 
 impl ScenarioError {

@@ -79,6 +79,7 @@ mod builtins;
 mod error;
 pub mod expect;
 pub mod model;
+mod overrides;
 mod raw;
 mod schema;
 pub mod trace;
@@ -91,6 +92,9 @@ pub use builtins::{Builtin, builtin, builtins};
 pub use error::{Diagnostic, ScenarioError};
 pub use expect::{CompareOp, Expectation, MetricUnit, parse_expectation};
 pub use model::*;
+pub use overrides::{
+    Override, check_path, load_str_with_overrides, load_with_overrides, split_values, valid_paths,
+};
 pub use schema::json_schema;
 pub use units::{parse_cpu, parse_duration, parse_memory_mib};
 
@@ -198,10 +202,35 @@ pub fn load_named_or_path(arg: &str) -> Result<Scenario, ScenarioError> {
     if path.exists() {
         return load(path);
     }
-    Err(ScenarioError::UnknownScenario {
+    Err(unknown_scenario(arg))
+}
+
+/// The text of a built-in scenario (by name) or of the scenario file at path `arg`, and its
+/// origin as diagnostics name it (`builtin:NAME` or the path as written).
+///
+/// # Errors
+/// [`ScenarioError::UnknownScenario`] if `arg` is neither a built-in name nor an existing
+/// file; [`ScenarioError::Io`] if the file cannot be read.
+pub fn source_text(arg: &str) -> Result<(String, String), ScenarioError> {
+    if let Some(b) = builtin(arg) {
+        return Ok((b.source.to_string(), format!("builtin:{}", b.name)));
+    }
+    let path = Path::new(arg);
+    if !path.exists() {
+        return Err(unknown_scenario(arg));
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok((text, path.display().to_string()))
+}
+
+fn unknown_scenario(arg: &str) -> ScenarioError {
+    ScenarioError::UnknownScenario {
         name: arg.to_string(),
         available: builtins().iter().map(|b| b.name.to_string()).collect(),
-    })
+    }
 }
 
 fn load_inner(text: &str, origin: &str, source: String) -> Result<Scenario, ScenarioError> {

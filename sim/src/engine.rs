@@ -1067,7 +1067,15 @@ fn scheduling_cycle(world: &mut World, st: &mut SimState, now: SimTime) -> Resul
     for n in cordoned {
         st.cluster.nodes[n.0 as usize].unschedulable = false;
     }
-    st.metrics.record_curve_point();
+    if let Some(bucket) = st.metrics.record_curve_point()
+        && st.arrivals_only
+    {
+        // The fragmentation curve: once per whole percent of arrived GPU (at most ~131
+        // computations in the FGD study's runs), over Ready nodes.
+        let health = &st.health;
+        let frag = cluster_fragmentation(&st.cluster, st.scheduler.workload(), |i, _| health[i].up);
+        st.metrics.record_frag_point(bucket, frag.ratio());
+    }
     Ok(())
 }
 

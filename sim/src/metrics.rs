@@ -104,6 +104,10 @@ pub struct Metrics {
     /// Allocation-vs-arrived curve: per whole percent of arrived GPU (index), the sum of
     /// allocation ratios observed and their count.
     pub alloc_curve: Vec<(f64, u64)>,
+    /// Fragmentation-vs-arrived curve: per whole percent of arrived GPU (index), the
+    /// fragmentation ratio observed at the first curve point in that bucket (`None` for
+    /// buckets no point fell in). Filled by the engine in arrivals-only runs.
+    pub frag_curve: Vec<Option<f64>>,
     /// End of the run.
     pub end: SimTime,
     /// The run stopped at the 10-year horizon with work left (no `spec.duration` was set).
@@ -192,10 +196,12 @@ impl Metrics {
         self.failures[i] += 1;
     }
 
-    /// Records the allocation against arrived GPU after a scheduling attempt.
-    pub fn record_curve_point(&mut self) {
+    /// Records the allocation against arrived GPU after a scheduling attempt. Returns the
+    /// bucket (whole percent of arrived GPU over capacity) when this is the first point in it,
+    /// so the caller can record the fragmentation there ([`Metrics::record_frag_point`]).
+    pub fn record_curve_point(&mut self) -> Option<usize> {
         if self.capacity_milli == 0 {
-            return;
+            return None;
         }
         let pct = (self.arrived_gpu_milli as f64 * 100.0 / self.capacity_milli as f64).round();
         let idx = pct.clamp(0.0, 1000.0) as usize;
@@ -205,6 +211,15 @@ impl Metrics {
         let ratio = self.alloc_milli as f64 / self.capacity_milli as f64;
         self.alloc_curve[idx].0 += ratio;
         self.alloc_curve[idx].1 += 1;
+        (self.alloc_curve[idx].1 == 1).then_some(idx)
+    }
+
+    /// Records the fragmentation ratio (0–1) observed at the first curve point of `bucket`.
+    pub fn record_frag_point(&mut self, bucket: usize, ratio: f64) {
+        if self.frag_curve.len() <= bucket {
+            self.frag_curve.resize(bucket + 1, None);
+        }
+        self.frag_curve[bucket] = Some(ratio);
     }
 
     /// Takes a time-series sample.

@@ -2,7 +2,7 @@
 
 use bevy_ecs::prelude::World;
 use drydock_core::SimDuration;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::metrics::Sample;
@@ -12,7 +12,8 @@ use crate::model::{Job, JobName, JobStatus, Phase};
 pub const SUMMARY_VERSION: u32 = 1;
 
 /// Percentiles of a distribution of durations, in seconds (nearest-rank).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Percentiles {
     /// Number of values.
     pub count: u64,
@@ -51,7 +52,8 @@ pub fn percentiles(values_us: &[u64]) -> Percentiles {
 }
 
 /// Job counts at the end of the run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct JobCounts {
     /// Jobs in the scenario.
     pub total: u64,
@@ -72,7 +74,8 @@ pub struct JobCounts {
 }
 
 /// GPU usage.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GpuReport {
     /// GPU capacity (GPUs).
     pub capacity: f64,
@@ -93,7 +96,8 @@ pub struct GpuReport {
 }
 
 /// Failures and their cost.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FailureReport {
     /// Node failures (host causes).
     pub node_failures: u64,
@@ -124,7 +128,8 @@ pub struct FailureReport {
 }
 
 /// Cost of one pool.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PoolCost {
     /// Pool name.
     pub pool: String,
@@ -139,7 +144,8 @@ pub struct PoolCost {
 }
 
 /// Cost.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CostReport {
     /// Node-hours over all pools.
     pub node_hours: f64,
@@ -152,16 +158,65 @@ pub struct CostReport {
 }
 
 /// One point of the allocation-vs-arrived curve (arrivals-only runs).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CurvePoint {
     /// Arrived GPU requests as a whole percent of capacity.
     pub arrived_pct: u32,
     /// Mean allocation ratio observed in that bucket (0–1).
     pub allocation: f64,
+    /// Number of observations (scheduling cycles) in that bucket.
+    #[serde(default)]
+    pub samples: u64,
+}
+
+/// One point of the fragmentation-vs-arrived curve (arrivals-only runs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FragPoint {
+    /// Arrived GPU requests as a whole percent of capacity.
+    pub arrived_pct: u32,
+    /// GPU fragmentation ratio (FGD study definition, 0–1) over Ready nodes, observed right
+    /// after the first scheduling attempt whose arrivals reached this bucket.
+    pub fragmentation: f64,
+}
+
+/// The value of a per-percent curve at each whole percent `0..=max`, by the FGD study's rule
+/// (`experiments/analysis/merge_alloc_discrete.py`, kubernetes-semantics.md §10.4): the mean
+/// of the observations in the bucket; for an empty bucket, the mean of the observations in
+/// the buckets one below and one above; if those are empty too, the previous percent's value
+/// (0 before the first observation). `points` are `(percent, mean, observations)`.
+///
+/// ```
+/// use drydock_sim::report::curve_by_percent;
+/// let v = curve_by_percent(&[(2, 0.5, 1), (5, 0.7, 3)], 7);
+/// assert_eq!(v, [0.0, 0.5, 0.5, 0.5, 0.7, 0.7, 0.7, 0.7]);
+/// ```
+pub fn curve_by_percent(points: &[(u32, f64, u64)], max: u32) -> Vec<f64> {
+    let at = |pct: i64| -> Option<(f64, u64)> {
+        points
+            .iter()
+            .find(|p| i64::from(p.0) == pct && p.2 > 0)
+            .map(|p| (p.1, p.2))
+    };
+    let mut out = Vec::with_capacity(max as usize + 1);
+    let mut prev = 0.0;
+    for pct in 0..=i64::from(max) {
+        let v = match (at(pct), at(pct - 1), at(pct + 1)) {
+            (Some((mean, _)), _, _) => mean,
+            (None, Some((a, na)), Some((b, nb))) => {
+                (a * na as f64 + b * nb as f64) / (na + nb) as f64
+            }
+            (None, Some((mean, _)), None) | (None, None, Some((mean, _))) => mean,
+            (None, None, None) => prev,
+        };
+        out.push(v);
+        prev = v;
+    }
+    out
 }
 
 /// The whole summary (`summary.json`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
     /// Layout version.
     pub version: u32,
@@ -191,6 +246,9 @@ pub struct Summary {
     pub cost: CostReport,
     /// Allocation vs arrived workload, per whole percent (arrivals-only runs; empty otherwise).
     pub allocation_curve: Vec<CurvePoint>,
+    /// Fragmentation vs arrived workload, per whole percent (arrivals-only runs; empty
+    /// otherwise).
+    pub fragmentation_curve: Vec<FragPoint>,
     /// SHA-256 of the event log (every event and every bind decision), hex.
     pub event_log_sha256: String,
     /// True when the run stopped at drydock's 10-year horizon with work left (the scenario set
@@ -322,6 +380,21 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
             .map(|(i, (sum, n))| CurvePoint {
                 arrived_pct: i as u32,
                 allocation: sum / *n as f64,
+                samples: *n,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let fragmentation_curve = if st.arrivals_only {
+        m.frag_curve
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                f.map(|fragmentation| FragPoint {
+                    arrived_pct: i as u32,
+                    fragmentation,
+                })
             })
             .collect()
     } else {
@@ -343,6 +416,7 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
         failures,
         cost,
         allocation_curve,
+        fragmentation_curve,
         event_log_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
         horizon_reached: m.horizon_reached,
     }
@@ -401,6 +475,29 @@ pub struct Metric {
 }
 
 impl Summary {
+    /// The allocation ratio (0–1) at each whole percent `0..=max` of arrived GPU, by
+    /// [`curve_by_percent`] (empty-bucket rule of the FGD study). All zeros for runs that are
+    /// not arrivals-only.
+    pub fn allocation_by_percent(&self, max: u32) -> Vec<f64> {
+        let pts: Vec<(u32, f64, u64)> = self
+            .allocation_curve
+            .iter()
+            .map(|p| (p.arrived_pct, p.allocation, p.samples.max(1)))
+            .collect();
+        curve_by_percent(&pts, max)
+    }
+
+    /// The fragmentation ratio (0–1) at each whole percent `0..=max` of arrived GPU, by
+    /// [`curve_by_percent`], each bucket holding one observation.
+    pub fn fragmentation_by_percent(&self, max: u32) -> Vec<f64> {
+        let pts: Vec<(u32, f64, u64)> = self
+            .fragmentation_curve
+            .iter()
+            .map(|p| (p.arrived_pct, p.fragmentation, 1))
+            .collect();
+        curve_by_percent(&pts, max)
+    }
+
     /// Every scalar metric of the summary: one per entry of
     /// [`drydock_scenarios::expect::METRICS`], in that order, with its name, unit and help from
     /// there.
@@ -486,5 +583,46 @@ mod tests {
         assert_eq!(s.metric_value("gpu_allocation_mean"), Some(0.406));
         assert_eq!(s.metric_value("jobs_failed"), Some(2.0));
         assert_eq!(s.metric_value("virtual_time"), Some(43_200.0));
+    }
+}
+
+#[cfg(test)]
+mod curve_tests {
+    use super::*;
+
+    #[test]
+    fn empty_buckets_pool_both_neighbours_weighted_by_observations() {
+        // Bucket 1 is empty: (0.2 * 1 + 0.5 * 3) / 4 = 0.425.
+        let v = curve_by_percent(&[(0, 0.2, 1), (2, 0.5, 3)], 3);
+        assert_eq!(v[0], 0.2);
+        assert!((v[1] - 0.425).abs() < 1e-12);
+        assert_eq!(v[2], 0.5);
+        assert_eq!(v[3], 0.5);
+    }
+
+    #[test]
+    fn a_curve_without_observations_is_zero() {
+        assert_eq!(curve_by_percent(&[], 2), [0.0, 0.0, 0.0]);
+        let s = Summary::default();
+        assert_eq!(s.allocation_by_percent(130).len(), 131);
+        assert!(s.fragmentation_by_percent(130).iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn summaries_round_trip_through_json() {
+        let mut s = Summary::default();
+        s.allocation_curve.push(CurvePoint {
+            arrived_pct: 3,
+            allocation: 0.1 + 0.2,
+            samples: 2,
+        });
+        s.fragmentation_curve.push(FragPoint {
+            arrived_pct: 3,
+            fragmentation: 1.0 / 3.0,
+        });
+        s.gpu.allocation_mean = 0.123_456_789_012_345_67;
+        let text = serde_json::to_string(&s).expect("serialises");
+        let back: Summary = serde_json::from_str(&text).expect("parses");
+        assert_eq!(back, s);
     }
 }

@@ -75,10 +75,9 @@ pub struct Args {
 pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
     let name = args.scenario.as_deref().unwrap_or("default");
     let scenario = drydock_scenarios::load_named_or_path(name)?;
-    let needs_data = !scenario.traces.is_empty() || scenario.cluster.node_trace.is_some();
-    let data_dir = resolve_data_dir(args.data_dir.as_deref(), needs_data, &scenario)?;
+    let data_dir = super::resolve_data_dir(args.data_dir.as_deref(), &scenario)?;
     if let Some(out) = &args.out {
-        prepare_out_dir(out, args.force)?;
+        super::check_out_dir(out, args.force)?;
     }
     if let Some(p) = &args.junit {
         check_report_file(p, "--junit", junit::is_drydock_report, args.force)?;
@@ -180,112 +179,6 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The data directory: `--data-dir`, else `DRYDOCK_DATA_DIR` when set and not empty. Checked
-/// only when the scenario reads trace files.
-///
-/// # Errors
-/// [`InputError`] when traces are needed and no directory is given, or it is not a directory.
-pub fn resolve_data_dir(
-    flag: Option<&Path>,
-    needs_data: bool,
-    scenario: &drydock_scenarios::Scenario,
-) -> anyhow::Result<Option<PathBuf>> {
-    let dir = flag.map(Path::to_path_buf).or_else(|| {
-        std::env::var_os("DRYDOCK_DATA_DIR")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    });
-    if !needs_data {
-        return Ok(dir);
-    }
-    let Some(dir) = dir else {
-        let rel = scenario
-            .traces
-            .first()
-            .map(|t| t.path.clone())
-            .or_else(|| scenario.cluster.node_trace.as_ref().map(|n| n.path.clone()))
-            .unwrap_or_default();
-        return Err(InputError::new(
-            format!(
-                "scenario `{}` reads trace files (such as {}) but no --data-dir was given",
-                scenario.name,
-                rel.display()
-            ),
-            "pass --data-dir DIR (or set DRYDOCK_DATA_DIR) pointing at the folder holding the traces; the README says where to get them",
-        )
-        .into());
-    };
-    if !dir.is_dir() {
-        let what = if dir.exists() {
-            "is not a directory"
-        } else {
-            "does not exist"
-        };
-        return Err(InputError::new(
-            format!("data directory {} {what}", dir.display()),
-            "pass the folder that holds alibaba-openb/ and philly/",
-        )
-        .into());
-    }
-    Ok(Some(dir))
-}
-
-/// Makes sure results can be written to `out` before the run starts: refuses a path that is a
-/// file, and a non-empty directory unless `force`; creates the directory if needed.
-///
-/// # Errors
-/// [`InputError`] (exit code 2) for each of those cases, or when the directory cannot be
-/// created.
-pub fn prepare_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
-    if out.exists() {
-        if !out.is_dir() {
-            return Err(InputError::new(
-                format!("--out {} exists and is not a directory", out.display()),
-                "choose a new directory name",
-            )
-            .into());
-        }
-        let non_empty = std::fs::read_dir(out)
-            .map_err(|e| {
-                InputError::new(
-                    format!("cannot read --out {}: {e}", out.display()),
-                    "choose a directory you can write to",
-                )
-            })?
-            .next()
-            .is_some();
-        if non_empty && !force {
-            return Err(InputError::new(
-                format!("--out {} is not empty; drydock will not overwrite it", out.display()),
-                "choose a new directory, empty this one, or pass --force to replace drydock's files in it",
-            )
-            .into());
-        }
-    } else if out.symlink_metadata().is_ok() {
-        return Err(InputError::new(
-            format!("--out {} is a dangling symbolic link", out.display()),
-            "choose a new directory name",
-        )
-        .into());
-    }
-    std::fs::create_dir_all(out).map_err(|e| {
-        InputError::new(
-            format!("cannot create --out {}: {e}", out.display()),
-            "choose a directory you can write to",
-        )
-    })?;
-    // Probe that the directory is writable now rather than after a long run.
-    let probe = out.join(".drydock-write-test");
-    std::fs::write(&probe, b"").map_err(|e| {
-        InputError::new(
-            format!("cannot write to --out {}: {e}", out.display()),
-            "choose a directory you can write to",
-        )
-    })?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
 }
 
 /// Refuses to replace an existing file that drydock did not write (as `is_ours` tells from its

@@ -1,6 +1,9 @@
 //! drydock's integration tests: one binary, one module per concern.
 
 mod cli;
+mod compare;
 mod determinism;
+mod experiment;
 mod gate;
 mod golden;
+mod sweep;

@@ -1,0 +1,524 @@
+//! `drydock sweep`: many runs of one scenario (the cross product of `--set` values and seeds)
+//! in parallel, summarised per variant with 95 % confidence intervals; `drydock sweep
+//! collect` for the results of a sweep run on a Kubernetes cluster, and the hidden
+//! `drydock sweep-worker` those runs execute.
+
+pub mod kube;
+pub mod plan;
+pub mod report;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use drydock_scenarios::Scenario;
+use drydock_sim::{Simulation, Summary};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use self::plan::{PLAN_VERSION, Plan};
+use super::InputError;
+
+/// Output format of a sweep's results on stdout.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A table per block of variants: mean ± half-width of the 95% interval per metric.
+    Table,
+    /// Per variant and metric: n, mean, standard deviation and the 95% interval, as JSON.
+    Json,
+}
+
+/// Arguments of `drydock sweep`.
+#[derive(clap::Args, Debug)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  drydock sweep default --seeds 1..5 --set scheduler.policy=kube-default,binpack,fgd\n  drydock sweep my.yaml --seeds 1,2,3 --set 'training[0].work=2h,4h' --set scheduler.preemption=true,false --out results/\n  drydock sweep default --seeds 1..10 --on-kubernetes --dry-run | kubectl apply -f -"
+)]
+pub struct Args {
+    /// `collect`: gather the results of a sweep run on Kubernetes.
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
+    /// A built-in scenario name (see `drydock list`) or a scenario file.
+    #[arg(value_name = "SCENARIO", required = true)]
+    pub scenario: Option<String>,
+    /// Seeds: a range `1..10` (inclusive), a list `1,2,5`, a single seed, or a mix `1..3,7`.
+    #[arg(long, value_name = "SEEDS", required = true)]
+    pub seeds: Option<String>,
+    /// A scenario field and its values, `PATH=V1,V2,...`, with PATH relative to `spec`
+    /// (`scheduler.policy`, `training[0].work`). Repeatable: the sweep runs the cross product.
+    /// Values are YAML, checked like the file (`2h`, `[A100, L4]`).
+    #[arg(long = "set", value_name = "PATH=VALUES")]
+    pub set: Vec<String>,
+    /// Runs in parallel (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Directory that trace paths in the scenario are relative to.
+    #[arg(long, value_name = "DIR", env = "DRYDOCK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Write sweep.csv, summary.csv and sweep.svg to this directory (must not exist or be
+    /// empty, unless --force).
+    #[arg(long, value_name = "DIR", conflicts_with = "on_kubernetes")]
+    pub out: Option<PathBuf>,
+    /// Allow --out to write into a non-empty directory, replacing drydock's own files there.
+    #[arg(long)]
+    pub force: bool,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Render the sweep as a Kubernetes Indexed Job (one index per run) and a ConfigMap.
+    /// Only with --dry-run, which prints the manifests for `kubectl apply -f -`.
+    #[arg(long)]
+    pub on_kubernetes: bool,
+    /// With --on-kubernetes: the container image holding the `drydock` binary.
+    #[arg(long, value_name = "IMAGE", requires = "on_kubernetes", default_value = concat!("drydock:", env!("CARGO_PKG_VERSION")))]
+    pub image: String,
+    /// With --on-kubernetes: the namespace.
+    #[arg(
+        long,
+        value_name = "NS",
+        requires = "on_kubernetes",
+        default_value = "default"
+    )]
+    pub namespace: String,
+    /// With --on-kubernetes: a PersistentVolumeClaim holding the trace data directory,
+    /// mounted read-only at /data in each pod.
+    #[arg(long, value_name = "CLAIM", requires = "on_kubernetes")]
+    pub data_pvc: Option<String>,
+    /// With --on-kubernetes: print the manifests instead of submitting them.
+    #[arg(long, requires = "on_kubernetes")]
+    pub dry_run: bool,
+}
+
+/// Subcommands of `drydock sweep`.
+#[derive(clap::Subcommand, Debug)]
+pub enum SweepCommand {
+    /// Gather the per-run results of a sweep run on Kubernetes into the sweep's table.
+    ///
+    /// DIR holds the workers' outputs: one file per index, or log files with one result per
+    /// line. Save them with, for each index i:
+    ///   kubectl logs -n NS -l job-name=JOB,batch.kubernetes.io/job-completion-index=$i --tail=-1 > DIR/$i.json
+    #[command(verbatim_doc_comment)]
+    Collect(CollectArgs),
+}
+
+/// Arguments of `drydock sweep collect`.
+#[derive(clap::Args, Debug)]
+pub struct CollectArgs {
+    /// Directory of saved worker outputs (any file names; one JSON result per line).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Report even if some runs are missing (their variants get fewer seeds).
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Write sweep.csv, summary.csv and sweep.svg to this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Allow --out to write into a non-empty directory.
+    #[arg(long)]
+    pub force: bool,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Arguments of `drydock sweep-worker` (run inside the Indexed Job's pods).
+#[derive(clap::Args, Debug)]
+pub struct WorkerArgs {
+    /// Directory holding the ConfigMap's `plan.json` and `scenario.yaml`.
+    #[arg(long, value_name = "DIR", default_value = kube::CONFIG_MOUNT)]
+    pub config: PathBuf,
+    /// Run index (the Job's completion index).
+    #[arg(long, value_name = "N", env = "JOB_COMPLETION_INDEX")]
+    pub index: usize,
+    /// Directory that trace paths in the scenario are relative to.
+    #[arg(long, value_name = "DIR", env = "DRYDOCK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The `kind` of a worker's result line.
+pub const RESULT_KIND: &str = "DrydockSweepResult";
+
+/// One run's result as a worker prints it (one line of JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Always [`RESULT_KIND`].
+    pub kind: String,
+    /// The sweep's id ([`kube::sweep_id`]).
+    pub sweep: String,
+    /// Run index.
+    pub index: usize,
+    /// 1-based variant.
+    pub variant: usize,
+    /// Seed.
+    pub seed: u64,
+    /// The whole plan, so that results alone rebuild the table.
+    pub plan: Plan,
+    /// The run's summary.
+    pub summary: Summary,
+}
+
+/// Runs `drydock sweep` (or `drydock sweep collect`).
+pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
+    if let Some(SweepCommand::Collect(c)) = &args.command {
+        return collect(c);
+    }
+    let (Some(arg), Some(seeds_text)) = (&args.scenario, &args.seeds) else {
+        return Err(InputError::new(
+            "drydock sweep needs a SCENARIO and --seeds",
+            "for example: drydock sweep default --seeds 1..5 --set scheduler.policy=binpack,fgd",
+        )
+        .into());
+    };
+    let seeds = plan::parse_seeds(seeds_text)?;
+    let sets = args
+        .set
+        .iter()
+        .map(|s| plan::parse_set(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    plan::check_sets(&sets, seeds.len())?;
+    let (text, origin) = drydock_scenarios::source_text(arg)?;
+    let mut plan = Plan {
+        version: PLAN_VERSION,
+        name: String::new(),
+        origin: origin.clone(),
+        sets,
+        seeds,
+        seeds_text: seeds_text.trim().to_string(),
+    };
+    let scenarios = load_variants(&plan, &text)?;
+    plan.name = scenarios
+        .first()
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+
+    if args.on_kubernetes {
+        return render_kubernetes(args, &plan, &text, &scenarios);
+    }
+    for s in &scenarios {
+        super::check_data_dir(s, args.data_dir.as_deref())?;
+    }
+    if let Some(out) = &args.out {
+        super::check_out_dir(out, args.force)?;
+    }
+    let jobs = args.jobs.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let wall = Instant::now();
+    let summaries = run_all(&plan, &scenarios, args.data_dir.as_deref(), jobs)?;
+    let results: Vec<Option<Summary>> = summaries.into_iter().map(Some).collect();
+    report_results(&plan, &results, args.format, args.out.as_deref())?;
+    eprintln!(
+        "{} runs in {:.2} s wall on {jobs} thread{}",
+        results.len(),
+        wall.elapsed().as_secs_f64(),
+        if jobs == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads and validates every variant, so that every input error shows before any run.
+fn load_variants(plan: &Plan, text: &str) -> anyhow::Result<Vec<Scenario>> {
+    plan.variants()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            drydock_scenarios::load_str_with_overrides(text, &plan.origin, v).with_context(|| {
+                if v.is_empty() {
+                    format!("invalid scenario {}", plan.origin)
+                } else {
+                    format!(
+                        "invalid variant v{} ({})",
+                        i + 1,
+                        v.iter()
+                            .map(|o| o.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    )
+                }
+            })
+        })
+        .collect()
+}
+
+/// Runs one simulation to the end and returns its summary.
+///
+/// # Errors
+/// Trace and scenario errors (input errors), or an internal simulation error.
+pub fn run_one(scenario: &Scenario, data_dir: Option<&Path>, seed: u64) -> anyhow::Result<Summary> {
+    let mut sim = Simulation::new(scenario, data_dir, Some(seed))
+        .with_context(|| format!("cannot set up scenario `{}` (seed {seed})", scenario.name))?;
+    sim.run(|_| {})
+        .with_context(|| format!("simulation of `{}` (seed {seed}) failed", scenario.name))?;
+    Ok(sim.summary())
+}
+
+/// A progress bar over `n` items on stderr, hidden unless stderr is a terminal.
+pub fn progress_bar(n: usize, what: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(n as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+        "{{bar:40}} {{pos}}/{{len}} {what} ({{elapsed}}, eta {{eta}})"
+    )) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Runs every run of the plan on a pool of `jobs` threads. Results come back in run order,
+/// whatever the threads' timing; the first failing run (in run order) is the error.
+fn run_all(
+    plan: &Plan,
+    scenarios: &[Scenario],
+    data_dir: Option<&Path>,
+    jobs: usize,
+) -> anyhow::Result<Vec<Summary>> {
+    let runs = plan.runs();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .context("cannot start the worker threads")?;
+    let bar = progress_bar(runs.len(), "runs");
+    let results: Vec<anyhow::Result<Summary>> = pool.install(|| {
+        runs.par_iter()
+            .map(|r| {
+                let out = run_one(&scenarios[r.variant], data_dir, r.seed);
+                bar.inc(1);
+                out
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    results.into_iter().collect()
+}
+
+/// Prints the table (or JSON) and writes the files of `--out`.
+fn report_results(
+    plan: &Plan,
+    results: &[Option<Summary>],
+    format: Format,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let stats = report::stats(plan, results);
+    match format {
+        Format::Table => print!("{}", report::table(plan, &stats)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report::json(plan, &stats))?
+        ),
+    }
+    if let Some(out) = out {
+        report::write_out(out, plan, results, &stats)
+            .with_context(|| format!("cannot write results to {}", out.display()))?;
+        if format == Format::Table {
+            println!("\nresults written to {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+fn render_kubernetes(
+    args: &Args,
+    plan: &Plan,
+    text: &str,
+    scenarios: &[Scenario],
+) -> anyhow::Result<ExitCode> {
+    if !args.dry_run {
+        return Err(InputError::new(
+            "drydock cannot submit to a cluster itself yet",
+            "print the manifests and apply them with kubectl: drydock sweep ... --on-kubernetes --dry-run | kubectl apply -f -",
+        )
+        .into());
+    }
+    let needs_data = scenarios
+        .iter()
+        .any(|s| !s.traces.is_empty() || s.cluster.node_trace.is_some());
+    if needs_data && args.data_pvc.is_none() {
+        return Err(InputError::new(
+            format!("scenario `{}` reads trace files, which the pods cannot see", plan.name),
+            "put the data directory on a PersistentVolumeClaim and pass --data-pvc CLAIM (mounted at /data)",
+        )
+        .into());
+    }
+    let opts = kube::KubeOptions {
+        image: args.image.clone(),
+        namespace: args.namespace.clone(),
+        parallelism: args.jobs.map(usize::from),
+        data_pvc: args.data_pvc.clone(),
+    };
+    print!("{}", kube::manifests(plan, text, &opts)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `drydock sweep-worker`: run `--index` of the plan in `--config`, printed as one line
+/// of JSON on stdout.
+pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
+    let plan_path = args.config.join(kube::PLAN_KEY);
+    let text = std::fs::read_to_string(&plan_path)
+        .with_context(|| format!("cannot read the sweep plan {}", plan_path.display()))?;
+    let shipped: kube::Shipped = serde_json::from_str(&text).map_err(|e| {
+        InputError::new(
+            format!("{} is not a drydock sweep plan: {e}", plan_path.display()),
+            "mount the ConfigMap rendered by `drydock sweep --on-kubernetes --dry-run`",
+        )
+    })?;
+    let scenario_path = args.config.join(kube::SCENARIO_KEY);
+    let scenario_text = std::fs::read_to_string(&scenario_path)
+        .with_context(|| format!("cannot read the scenario {}", scenario_path.display()))?;
+    let plan = &shipped.plan;
+    let runs = plan.runs();
+    let Some(run) = runs.get(args.index).copied() else {
+        return Err(InputError::new(
+            format!(
+                "run index {} is out of range: the sweep has {} runs",
+                args.index,
+                runs.len()
+            ),
+            "the Job's completions must equal the number of runs",
+        )
+        .into());
+    };
+    let variants = plan.variants();
+    let scenario = drydock_scenarios::load_str_with_overrides(
+        &scenario_text,
+        &plan.origin,
+        &variants[run.variant],
+    )?;
+    let summary = run_one(&scenario, args.data_dir.as_deref(), run.seed)?;
+    let result = RunResult {
+        kind: RESULT_KIND.into(),
+        sweep: shipped.id.clone(),
+        index: run.index,
+        variant: run.variant + 1,
+        seed: run.seed,
+        plan: plan.clone(),
+        summary,
+    };
+    println!("{}", serde_json::to_string(&result)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads every result line in the files of `dir` (sorted by name).
+fn read_results(dir: &Path) -> anyhow::Result<Vec<RunResult>> {
+    if !dir.is_dir() {
+        return Err(InputError::new(
+            format!("{} is not a directory", dir.display()),
+            "pass the directory where the workers' logs were saved",
+        )
+        .into());
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let mut here: Vec<RunResult> = Vec::new();
+        if let Ok(r) = serde_json::from_str::<RunResult>(&text) {
+            here.push(r);
+        } else {
+            for line in text.lines().map(str::trim).filter(|l| l.starts_with('{')) {
+                if let Ok(r) = serde_json::from_str::<RunResult>(line) {
+                    here.push(r);
+                }
+            }
+        }
+        here.retain(|r| r.kind == RESULT_KIND);
+        if here.is_empty() {
+            eprintln!("warning: no sweep result in {}", f.display());
+        }
+        out.extend(here);
+    }
+    Ok(out)
+}
+
+/// Runs `drydock sweep collect`.
+fn collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
+    let found = read_results(&args.dir)?;
+    let Some(first) = found.first() else {
+        return Err(InputError::new(
+            format!("no sweep results in {}", args.dir.display()),
+            "save each pod's log there: kubectl logs -n NS -l job-name=JOB,batch.kubernetes.io/job-completion-index=$i --tail=-1 > DIR/$i.json",
+        )
+        .into());
+    };
+    let id = first.sweep.clone();
+    let plan = first.plan.clone();
+    if let Some(other) = found.iter().find(|r| r.sweep != id || r.plan != plan) {
+        return Err(InputError::new(
+            format!(
+                "{} holds results of two different sweeps ({id} and {})",
+                args.dir.display(),
+                other.sweep
+            ),
+            "collect each sweep from its own directory",
+        )
+        .into());
+    }
+    let runs = plan.runs();
+    let mut results: Vec<Option<Summary>> = vec![None; runs.len()];
+    for r in found {
+        let Some(run) = runs.get(r.index) else {
+            return Err(InputError::new(
+                format!(
+                    "result index {} is out of range: the sweep has {} runs",
+                    r.index,
+                    runs.len()
+                ),
+                "the directory holds a result that does not belong to this sweep",
+            )
+            .into());
+        };
+        if run.variant + 1 != r.variant || run.seed != r.seed {
+            return Err(InputError::new(
+                format!(
+                    "result {} does not match the plan (variant {}, seed {})",
+                    r.index, r.variant, r.seed
+                ),
+                "the directory holds a result that does not belong to this sweep",
+            )
+            .into());
+        }
+        if results[r.index].is_none() {
+            results[r.index] = Some(r.summary);
+        }
+    }
+    let missing: Vec<usize> = (0..runs.len()).filter(|&i| results[i].is_none()).collect();
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().take(20).map(|i| i.to_string()).collect();
+        let more = if missing.len() > 20 { ", ..." } else { "" };
+        if !args.allow_missing {
+            return Err(InputError::new(
+                format!(
+                    "{} of {} runs have no result (indices {}{more})",
+                    missing.len(),
+                    runs.len(),
+                    list.join(", ")
+                ),
+                "save the missing pods' logs, or pass --allow-missing to report the runs at hand",
+            )
+            .into());
+        }
+        eprintln!(
+            "warning: {} of {} runs have no result (indices {}{more})",
+            missing.len(),
+            runs.len(),
+            list.join(", ")
+        );
+    }
+    if let Some(out) = &args.out {
+        super::check_out_dir(out, args.force)?;
+    }
+    report_results(&plan, &results, args.format, args.out.as_deref())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,323 @@
+//! Rendering a sweep as Kubernetes manifests: one ConfigMap holding the scenario and the plan,
+//! and one Indexed Job whose completion index `i` runs run `i` of the plan
+//! (`drydock sweep-worker`, which prints the run's result as one JSON line on stdout).
+//!
+//! Submitting is left to `kubectl apply`; collecting to `drydock sweep collect` on the saved
+//! pod logs.
+
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize as SerializeDerive};
+use sha2::Digest;
+
+use super::plan::Plan;
+use crate::cli::InputError;
+
+/// Where the ConfigMap is mounted in the worker's container.
+pub const CONFIG_MOUNT: &str = "/etc/drydock-sweep";
+/// Where the data volume is mounted, if any.
+pub const DATA_MOUNT: &str = "/data";
+/// ConfigMap key of the plan.
+pub const PLAN_KEY: &str = "plan.json";
+/// ConfigMap key of the scenario text.
+pub const SCENARIO_KEY: &str = "scenario.yaml";
+/// Kubernetes' limit on a ConfigMap's data.
+const CONFIGMAP_LIMIT: usize = 1024 * 1024;
+
+/// Options of `--on-kubernetes`.
+#[derive(Debug, Clone)]
+pub struct KubeOptions {
+    /// Container image with the `drydock` binary on its `PATH`.
+    pub image: String,
+    /// Namespace of the ConfigMap and the Job.
+    pub namespace: String,
+    /// Pods running at once (`None`: all runs at once).
+    pub parallelism: Option<usize>,
+    /// A PersistentVolumeClaim with the trace data, mounted read-only at [`DATA_MOUNT`].
+    pub data_pvc: Option<String>,
+}
+
+/// What the ConfigMap's `plan.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq, SerializeDerive, Deserialize)]
+pub struct Shipped {
+    /// Short hash of the plan and the scenario text; names the Job and tags every result.
+    pub id: String,
+    /// Name of the Job and the ConfigMap.
+    pub job: String,
+    /// The plan.
+    pub plan: Plan,
+}
+
+/// The sweep's id: the first 8 hex digits of the SHA-256 of the plan (as JSON) and the
+/// scenario text.
+pub fn sweep_id(plan: &Plan, scenario_text: &str) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(serde_json::to_string(plan).unwrap_or_default().as_bytes());
+    h.update(b"\n");
+    h.update(scenario_text.as_bytes());
+    h.finalize()
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `drydock-sweep-<name>-<id>`, a valid DNS label short enough for the pods' host names
+/// (`<job>-<index>`).
+pub fn job_name(plan: &Plan, id: &str) -> String {
+    let mut name: String = plan
+        .name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    name = name.trim_matches('-').to_string();
+    while name.contains("--") {
+        name = name.replace("--", "-");
+    }
+    let name: String = name.chars().take(24).collect();
+    let name = name.trim_end_matches('-');
+    if name.is_empty() {
+        format!("drydock-sweep-{id}")
+    } else {
+        format!("drydock-sweep-{name}-{id}")
+    }
+}
+
+/// A YAML value whose mappings keep their insertion order.
+enum Y {
+    S(String),
+    N(u64),
+    B(bool),
+    M(Vec<(String, Y)>),
+    L(Vec<Y>),
+}
+
+impl Serialize for Y {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Y::S(v) => s.serialize_str(v),
+            Y::N(v) => s.serialize_u64(*v),
+            Y::B(v) => s.serialize_bool(*v),
+            Y::M(entries) => {
+                let mut m = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+            Y::L(items) => {
+                let mut l = s.serialize_seq(Some(items.len()))?;
+                for i in items {
+                    l.serialize_element(i)?;
+                }
+                l.end()
+            }
+        }
+    }
+}
+
+fn m(entries: Vec<(&str, Y)>) -> Y {
+    Y::M(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+fn s(v: impl Into<String>) -> Y {
+    Y::S(v.into())
+}
+
+/// The ConfigMap and the Indexed Job, as a two-document YAML stream.
+///
+/// # Errors
+/// [`InputError`] if the scenario and plan exceed a ConfigMap's 1 MiB.
+pub fn manifests(plan: &Plan, scenario_text: &str, opts: &KubeOptions) -> anyhow::Result<String> {
+    let id = sweep_id(plan, scenario_text);
+    let job = job_name(plan, &id);
+    let shipped = Shipped {
+        id: id.clone(),
+        job: job.clone(),
+        plan: plan.clone(),
+    };
+    let plan_json = serde_json::to_string_pretty(&shipped)? + "\n";
+    if plan_json.len() + scenario_text.len() > CONFIGMAP_LIMIT {
+        return Err(InputError::new(
+            "the scenario and the sweep plan exceed a ConfigMap's 1 MiB",
+            "shorten the scenario file (trace data belongs on a volume: see --data-pvc)",
+        )
+        .into());
+    }
+    let runs = plan.runs().len() as u64;
+    let labels = || {
+        m(vec![
+            ("app.kubernetes.io/name", s("drydock")),
+            ("app.kubernetes.io/component", s("sweep")),
+            ("drydock.io/sweep", s(id.clone())),
+        ])
+    };
+    let configmap = m(vec![
+        ("apiVersion", s("v1")),
+        ("kind", s("ConfigMap")),
+        (
+            "metadata",
+            m(vec![
+                ("name", s(job.clone())),
+                ("namespace", s(opts.namespace.clone())),
+                ("labels", labels()),
+            ]),
+        ),
+        (
+            "data",
+            m(vec![
+                (PLAN_KEY, s(plan_json)),
+                (SCENARIO_KEY, s(scenario_text.to_string())),
+            ]),
+        ),
+    ]);
+    let mut env = vec![m(vec![("name", s("NO_COLOR")), ("value", s("1"))])];
+    let mut mounts = vec![m(vec![
+        ("name", s("sweep")),
+        ("mountPath", s(CONFIG_MOUNT)),
+        ("readOnly", Y::B(true)),
+    ])];
+    let mut volumes = vec![m(vec![
+        ("name", s("sweep")),
+        ("configMap", m(vec![("name", s(job.clone()))])),
+    ])];
+    if let Some(pvc) = &opts.data_pvc {
+        env.push(m(vec![
+            ("name", s("DRYDOCK_DATA_DIR")),
+            ("value", s(DATA_MOUNT)),
+        ]));
+        mounts.push(m(vec![
+            ("name", s("data")),
+            ("mountPath", s(DATA_MOUNT)),
+            ("readOnly", Y::B(true)),
+        ]));
+        volumes.push(m(vec![
+            ("name", s("data")),
+            (
+                "persistentVolumeClaim",
+                m(vec![
+                    ("claimName", s(pvc.clone())),
+                    ("readOnly", Y::B(true)),
+                ]),
+            ),
+        ]));
+    }
+    let container = m(vec![
+        ("name", s("drydock")),
+        ("image", s(opts.image.clone())),
+        ("command", Y::L(vec![s("drydock")])),
+        (
+            "args",
+            Y::L(vec![s("sweep-worker"), s("--config"), s(CONFIG_MOUNT)]),
+        ),
+        ("env", Y::L(env)),
+        (
+            "resources",
+            m(vec![(
+                "requests",
+                m(vec![("cpu", s("1")), ("memory", s("1Gi"))]),
+            )]),
+        ),
+        ("volumeMounts", Y::L(mounts)),
+    ]);
+    let parallelism = opts
+        .parallelism
+        .map_or(runs, |p| (p as u64).clamp(1, runs.max(1)));
+    let job_doc = m(vec![
+        ("apiVersion", s("batch/v1")),
+        ("kind", s("Job")),
+        (
+            "metadata",
+            m(vec![
+                ("name", s(job.clone())),
+                ("namespace", s(opts.namespace.clone())),
+                ("labels", labels()),
+            ]),
+        ),
+        (
+            "spec",
+            m(vec![
+                ("completionMode", s("Indexed")),
+                ("completions", Y::N(runs)),
+                ("parallelism", Y::N(parallelism)),
+                ("backoffLimitPerIndex", Y::N(2)),
+                (
+                    "template",
+                    m(vec![
+                        ("metadata", m(vec![("labels", labels())])),
+                        (
+                            "spec",
+                            m(vec![
+                                ("restartPolicy", s("Never")),
+                                ("containers", Y::L(vec![container])),
+                                ("volumes", Y::L(volumes)),
+                            ]),
+                        ),
+                    ]),
+                ),
+            ]),
+        ),
+    ]);
+    let header = format!(
+        "# drydock sweep `{}`: {} runs ({} variants x {} seeds) as one Indexed Job.\n\
+         # Apply: drydock sweep ... --on-kubernetes --dry-run | kubectl apply -f -\n\
+         # Collect: see `drydock sweep collect --help`.\n",
+        plan.name,
+        runs,
+        plan.variant_count(),
+        plan.seeds.len()
+    );
+    let cm = serde_saphyr::to_string(&configmap)?;
+    let jb = serde_saphyr::to_string(&job_doc)?;
+    Ok(format!("{header}---\n{cm}---\n{jb}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::sweep::plan::{PLAN_VERSION, SetSpec};
+
+    fn plan() -> Plan {
+        Plan {
+            version: PLAN_VERSION,
+            name: "Default_Scenario!".into(),
+            origin: "builtin:default".into(),
+            sets: vec![SetSpec {
+                path: "scheduler.policy".into(),
+                values: vec!["binpack".into(), "fgd".into()],
+            }],
+            seeds: vec![1, 2, 3],
+            seeds_text: "1..3".into(),
+        }
+    }
+
+    #[test]
+    fn job_names_are_dns_labels() {
+        let p = plan();
+        let id = sweep_id(&p, "x");
+        assert_eq!(id.len(), 8);
+        let name = job_name(&p, &id);
+        assert_eq!(name, format!("drydock-sweep-default-scenario-{id}"));
+        assert!(name.len() <= 63 - 7);
+        let mut long = p.clone();
+        long.name = "a".repeat(100);
+        assert!(job_name(&long, &id).len() <= 47);
+        long.name = "!!!".into();
+        assert_eq!(job_name(&long, &id), format!("drydock-sweep-{id}"));
+    }
+
+    #[test]
+    fn the_id_changes_with_the_plan_and_the_scenario() {
+        let p = plan();
+        let mut q = p.clone();
+        q.seeds.push(4);
+        assert_ne!(sweep_id(&p, "x"), sweep_id(&q, "x"));
+        assert_ne!(sweep_id(&p, "x"), sweep_id(&p, "y"));
+        assert_eq!(sweep_id(&p, "x"), sweep_id(&p, "x"));
+    }
+}
