@@ -119,6 +119,86 @@ pub fn render(summary: &Summary, source: &str, checks: &[CheckResult]) -> std::i
     Ok(xml)
 }
 
+/// One test suite of a multi-suite report (a sweep variant).
+pub struct Suite {
+    /// Suite name.
+    pub name: String,
+    /// `<property>` name/value pairs.
+    pub properties: Vec<(String, String)>,
+    /// Test cases: the case's name and its check.
+    pub cases: Vec<(String, CheckResult)>,
+}
+
+/// Renders a report of several suites (`drydock sweep --junit`): one suite per variant, one
+/// test case per check and seed plus one per check of the variant's mean.
+///
+/// # Errors
+/// None in practice (the XML is written to memory); an I/O error of the writer is passed on.
+pub fn render_suites(scenario: &str, suites: &[Suite]) -> std::io::Result<String> {
+    let classname = format!("drydock.{}", xml_safe(scenario));
+    let total: usize = suites.iter().map(|s| s.cases.len()).sum();
+    let failed: usize = suites
+        .iter()
+        .map(|s| s.cases.iter().filter(|c| !c.1.passed).count())
+        .sum();
+    let (total, failed) = (total.to_string(), failed.to_string());
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    w.write_event(Event::Comment(BytesText::from_escaped(format!(
+        " {MARKER}: written by `drydock sweep`, which replaces it on its next run with this file "
+    ))))?;
+    w.create_element("testsuites")
+        .with_attributes([
+            ("name", "drydock"),
+            ("tests", total.as_str()),
+            ("failures", failed.as_str()),
+            ("errors", "0"),
+            ("time", "0"),
+        ])
+        .write_inner_content(|w| {
+            for suite in suites {
+                let tests = suite.cases.len().to_string();
+                let failures = suite
+                    .cases
+                    .iter()
+                    .filter(|c| !c.1.passed)
+                    .count()
+                    .to_string();
+                let name = xml_safe(&suite.name);
+                w.create_element("testsuite")
+                    .with_attributes([
+                        ("name", name.as_str()),
+                        ("tests", tests.as_str()),
+                        ("failures", failures.as_str()),
+                        ("errors", "0"),
+                        ("skipped", "0"),
+                        ("time", "0"),
+                    ])
+                    .write_inner_content(|w| {
+                        w.create_element("properties").write_inner_content(|w| {
+                            for (n, v) in &suite.properties {
+                                let (n, v) = (xml_safe(n), xml_safe(v));
+                                w.create_element("property")
+                                    .with_attributes([("name", n.as_str()), ("value", v.as_str())])
+                                    .write_empty()?;
+                            }
+                            Ok(())
+                        })?;
+                        for (case_name, c) in &suite.cases {
+                            let mut c = c.clone();
+                            c.check = case_name.clone();
+                            testcase(w, &classname, &c)?;
+                        }
+                        Ok(())
+                    })?;
+            }
+            Ok(())
+        })?;
+    let mut xml = String::from_utf8_lossy(&w.into_inner()).into_owned();
+    xml.push('\n');
+    Ok(xml)
+}
+
 fn testcase<W: std::io::Write>(
     w: &mut Writer<W>,
     classname: &str,

@@ -183,7 +183,7 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// Refuses to replace an existing file that drydock did not write (as `is_ours` tells from its
 /// first bytes) unless `force`, and refuses a directory. An empty file may be replaced.
-fn check_report_file(
+pub(crate) fn check_report_file(
     path: &Path,
     flag: &str,
     is_ours: fn(&[u8]) -> bool,
@@ -234,7 +234,7 @@ fn check_report_file(
 }
 
 /// Writes a report file through a buffer, creating its parent directories.
-fn write_file(
+pub(crate) fn write_file(
     path: &Path,
     body: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {

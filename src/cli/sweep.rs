@@ -68,6 +68,11 @@ pub struct Args {
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Write the scenario's expectations (`spec.expect`), checked on every run and on each
+    /// variant's mean, as a JUnit XML report: one suite per variant, one test case per check
+    /// and seed, plus one per check of the mean.
+    #[arg(long, value_name = "FILE", conflicts_with = "on_kubernetes")]
+    pub junit: Option<PathBuf>,
     /// Render the sweep as a Kubernetes Indexed Job (one index per run) and a ConfigMap.
     /// Only with --dry-run, which prints the manifests for `kubectl apply -f -`.
     #[arg(long)]
@@ -209,6 +214,9 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
             .unwrap_or(1)
     });
     let wall = Instant::now();
+    if let Some(p) = &args.junit {
+        super::run::check_report_file(p, "--junit", crate::junit::is_drydock_report, args.force)?;
+    }
     let summaries = run_all(&plan, &scenarios, args.data_dir.as_deref(), jobs)?;
     let results: Vec<Option<Summary>> = summaries.into_iter().map(Some).collect();
     report_results(&plan, &results, args.format, args.out.as_deref())?;
@@ -218,7 +226,110 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         wall.elapsed().as_secs_f64(),
         if jobs == 1 { "" } else { "s" }
     );
+    let suites = sweep_checks(&plan, &scenarios, &results);
+    if suites.iter().all(|s| s.cases.is_empty()) {
+        if args.junit.is_some() {
+            eprintln!(
+                "warning: the scenario has no expectations (spec.expect); the JUnit report has no test cases"
+            );
+        }
+    } else if args.format == Format::Table {
+        print!("{}", checks_table(&suites));
+    }
+    if let Some(p) = &args.junit {
+        let xml = crate::junit::render_suites(&plan.name, &suites)
+            .context("cannot render the JUnit report")?;
+        super::run::write_file(p, |w| std::io::Write::write_all(w, xml.as_bytes()))?;
+        if args.format == Format::Table {
+            println!("JUnit report written to {}", p.display());
+        }
+    }
+    let total: usize = suites.iter().map(|s| s.cases.len()).sum();
+    let failed: Vec<String> = suites
+        .iter()
+        .flat_map(|s| {
+            s.cases
+                .iter()
+                .filter(|c| !c.1.passed)
+                .map(move |c| format!("{}: {}: measured {}", s.name, c.0, c.1.measured_text))
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Err(super::ChecksFailed { failed, total }.into());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The scenario's expectations checked on every run and on each variant's mean (the mean of
+/// every metric over the variant's seeds): one JUnit suite per variant.
+fn sweep_checks(
+    plan: &Plan,
+    scenarios: &[Scenario],
+    results: &[Option<Summary>],
+) -> Vec<crate::junit::Suite> {
+    let variants = plan.variants();
+    let seeds = plan.seeds.len().max(1);
+    variants
+        .iter()
+        .enumerate()
+        .map(|(v, overrides)| {
+            let expect = &scenarios[v].expect;
+            let runs: Vec<&Summary> = results[v * seeds..(v + 1) * seeds]
+                .iter()
+                .flatten()
+                .collect();
+            let mut cases = Vec::new();
+            for (k, s) in runs.iter().enumerate() {
+                for c in drydock_sim::check::evaluate(expect, s) {
+                    cases.push((format!("{} [seed {}]", c.check, plan.seeds[k % seeds]), c));
+                }
+            }
+            if let Some(first) = runs.first() {
+                let mean: Vec<drydock_sim::report::Metric> = first
+                    .metrics()
+                    .into_iter()
+                    .map(|mut m| {
+                        m.value = runs
+                            .iter()
+                            .map(|s| s.metric_value(m.name).unwrap_or(f64::NAN))
+                            .sum::<f64>()
+                            / runs.len() as f64;
+                        m
+                    })
+                    .collect();
+                for c in drydock_sim::check::evaluate_metrics(expect, &mean) {
+                    cases.push((format!("{} [mean of {} seeds]", c.check, runs.len()), c));
+                }
+            }
+            crate::junit::Suite {
+                name: format!("{} v{} ({})", plan.name, v + 1, plan.label(overrides)),
+                properties: vec![
+                    ("seeds".into(), plan.seeds_text.clone()),
+                    ("settings".into(), plan.label(overrides)),
+                ],
+                cases,
+            }
+        })
+        .collect()
+}
+
+/// The checks of a sweep for the terminal: per variant, passes over total, then each failure.
+fn checks_table(suites: &[crate::junit::Suite]) -> String {
+    let mut o = String::from("\nchecks (spec.expect) on every run and on each variant's mean\n");
+    for s in suites {
+        let failed: Vec<&(String, drydock_sim::check::CheckResult)> =
+            s.cases.iter().filter(|c| !c.1.passed).collect();
+        o.push_str(&format!(
+            "  {:<40} {} of {} passed\n",
+            s.name,
+            s.cases.len() - failed.len(),
+            s.cases.len()
+        ));
+        for (name, c) in failed {
+            o.push_str(&format!("    FAIL  {name}  measured {}\n", c.measured_text));
+        }
+    }
+    o
 }
 
 /// Loads and validates every variant, so that every input error shows before any run.

@@ -525,3 +525,53 @@ fn collect_refuses_empty_directories_and_mixed_sweeps() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("two different sweeps"), "{}", err(&o));
 }
+
+/// A sweep checks the scenario's expectations on every run and on each variant's mean, exits
+/// 3 when one fails and writes one JUnit test case per check and seed plus one per mean.
+#[test]
+fn sweep_applies_expectations_to_every_run_and_the_mean() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = drydock_scenarios::builtin("default")
+        .expect("builtin")
+        .source;
+    let strict = src.replace("jct_p95 <= 8h", "jct_p95 <= 1h");
+    assert_ne!(
+        strict, src,
+        "the default scenario's expectation changed; update this test"
+    );
+    let file = dir.path().join("strict.yaml");
+    std::fs::write(&file, strict).expect("write");
+    let junit = dir.path().join("report.xml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_drydock"))
+        .args([
+            "sweep",
+            file.to_str().expect("utf8"),
+            "--seeds",
+            "1..2",
+            "--set",
+            "scheduler.policy=binpack,fgd",
+        ])
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .expect("runs");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("FAIL  jct_p95 <= 1h [seed 1]"), "{out}");
+    assert!(
+        out.contains("FAIL  jct_p95 <= 1h [mean of 2 seeds]"),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    // 2 variants × (7 checks × 2 seeds + 7 checks of the mean) = 42 test cases; the strict
+    // check fails in each of its 3 cases per variant.
+    assert!(
+        xml.contains(r#"<testsuites name="drydock" tests="42" failures="6""#),
+        "{xml}"
+    );
+}
