@@ -91,7 +91,7 @@ impl std::ops::Add<SimDuration> for SimDuration {
 }
 
 impl std::fmt::Display for SimDuration {
-    /// Formats as `1h2m3s`, `5m`, `90s`, `250ms` or `0s`.
+    /// Formats as `1h2m3s`, `3h0m30s`, `5m`, `90s`, `250ms` or `0s`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let us = self.0;
         if us == 0 {
@@ -105,19 +105,19 @@ impl std::fmt::Display for SimDuration {
             };
         }
         let secs = us / MICROS_PER_SEC;
-        let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+        let parts = [
+            (secs / 86400, "d"),
+            (secs / 3600 % 24, "h"),
+            (secs / 60 % 60, "m"),
+            (secs % 60, "s"),
+        ];
+        // From the largest non-zero unit down to the smallest non-zero one, zeros in between
+        // included, so `3h0m30s` cannot be read as `3h30m`.
+        let first = parts.iter().position(|p| p.0 > 0).unwrap_or(3);
+        let last = parts.iter().rposition(|p| p.0 > 0).unwrap_or(3);
         let mut out = String::new();
-        if d > 0 {
-            out.push_str(&format!("{d}d"));
-        }
-        if h > 0 {
-            out.push_str(&format!("{h}h"));
-        }
-        if m > 0 {
-            out.push_str(&format!("{m}m"));
-        }
-        if s > 0 || out.is_empty() {
-            out.push_str(&format!("{s}s"));
+        for (v, unit) in &parts[first..=last] {
+            out.push_str(&format!("{v}{unit}"));
         }
         write!(f, "{out}")
     }
@@ -126,5 +126,23 @@ impl std::fmt::Display for SimDuration {
 impl std::fmt::Display for SimTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "t+{}", SimDuration(self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_keeps_zero_units_between_non_zero_ones() {
+        assert_eq!(SimDuration::from_secs(3 * 3600 + 30).to_string(), "3h0m30s");
+        assert_eq!(
+            SimDuration::from_secs(3 * 3600 + 30 * 60).to_string(),
+            "3h30m"
+        );
+        assert_eq!(SimDuration::from_secs(90).to_string(), "1m30s");
+        assert_eq!(SimDuration::from_secs(86_400 + 5).to_string(), "1d0h0m5s");
+        assert_eq!(SimDuration(250_000).to_string(), "250ms");
+        assert_eq!(SimDuration::ZERO.to_string(), "0s");
     }
 }
