@@ -35,7 +35,7 @@ pub struct Taint {
 }
 
 /// The taint the node lifecycle controller puts on a node whose kubelet stopped reporting
-/// (kubernetes-semantics.md §6.1 [src]).
+/// (kubernetes-semantics.md §6.1 \[src\]).
 pub const TAINT_UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 /// The taint the node lifecycle controller puts on a node whose kubelet reports `Ready=False`.
 pub const TAINT_NOT_READY: &str = "node.kubernetes.io/not-ready";
@@ -210,7 +210,7 @@ impl Node {
     }
 
     /// The full filter phase for `pod` on this node: unschedulable, node selector, GPU model,
-    /// taints, then resource fit (kubernetes-semantics.md §4.1–§4.3 [src]). Returns the first
+    /// taints, then resource fit (kubernetes-semantics.md §4.1–§4.3 \[src\]). Returns the first
     /// reason the node does not fit.
     pub fn filter(&self, pod: &PodSpec) -> Result<(), Unfit> {
         if self.unschedulable {
@@ -249,7 +249,7 @@ impl Node {
 
     /// Lowest-indexed devices able to hold `gpu`: for whole-GPU pods the lowest-indexed fully
     /// free GPUs; for sharing pods the best-fit device (least free share that still fits, lowest
-    /// index on ties). Source: kubernetes-semantics.md §10.3 [src] (GPU selection step).
+    /// index on ties). Source: kubernetes-semantics.md §10.3 \[src\] (GPU selection step).
     pub fn default_devices(&self, gpu: GpuRequest) -> Option<DeviceSet> {
         if gpu.is_none() {
             return Some(DeviceSet::EMPTY);

@@ -1,6 +1,6 @@
 //! GPU fragmentation as defined by the FGD study (Weng et al., "Beware of Fragmentation",
 //! USENIX ATC'23; `pkg/utils/frag.go` of hkust-adsl/kubernetes-scheduler-simulator).
-//! kubernetes-semantics.md §10.2 [src].
+//! kubernetes-semantics.md §10.2 \[src\].
 //!
 //! A node's fragmentation is the expected amount of its free GPU (milli-GPU) that a pod drawn
 //! from the *target workload* could not use. The cluster's fragmentation is the sum over nodes;
@@ -28,7 +28,7 @@ pub struct TypicalPod {
 }
 
 /// The target workload `M`: the most frequent pod specs of a trace covering at least the
-/// popularity threshold, renormalised (§10.2 [src]).
+/// popularity threshold, renormalised (§10.2 \[src\]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetWorkload {
     /// Typical pods, most frequent first.
@@ -87,7 +87,7 @@ impl TargetWorkload {
 }
 
 /// `Fₙ(m)`: the free GPU (milli-GPU) of a node with free cpu `cpu_free`, free shares `gpu_free`
-/// and model `model` that pod spec `m` could not use (§10.2 table [src]).
+/// and model `model` that pod spec `m` could not use (§10.2 table \[src\]).
 pub fn fragment_for(
     cpu_free: u64,
     gpu_free: &[u32],

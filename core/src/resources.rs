@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Milli-GPU in one whole GPU: a GPU share is expressed in thousandths of a device, as in the
-/// Alibaba openb trace (`gpu_milli`) and the FGD study (kubernetes-semantics.md §10.1 [src]).
+/// Alibaba openb trace (`gpu_milli`) and the FGD study (kubernetes-semantics.md §10.1 \[src\]).
 pub const MILLI_PER_GPU: u32 = 1000;
 
 /// The most GPU devices one node may have; [`DeviceSet`] is a 64-bit mask.
@@ -16,7 +16,7 @@ pub const MAX_GPUS_PER_NODE: u32 = 64;
 /// * `count == 1 && milli < 1000`: a *sharing* pod that takes `milli` thousandths of one device.
 /// * `milli == 1000`: a *whole-GPU* pod taking `count` full devices, as `nvidia.com/gpu: count`.
 ///
-/// Source: kubernetes-semantics.md §10.1 [src] (pod classes), §4.3 [docs] (`nvidia.com/gpu` is
+/// Source: kubernetes-semantics.md §10.1 \[src\] (pod classes), §4.3 \[docs\] (`nvidia.com/gpu` is
 /// an integer extended resource).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct GpuRequest {
@@ -68,7 +68,7 @@ impl GpuRequest {
 }
 
 /// The resource requests of one pod: `requests` of its containers summed as kube-scheduler's
-/// effective request (kubernetes-semantics.md §4.2 [src]).
+/// effective request (kubernetes-semantics.md §4.2 \[src\]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PodRequest {
     /// CPU request in millicores.

@@ -132,18 +132,18 @@ pub struct SchedulerSpec {
     /// (gpu=1 for binpack).
     pub weights: ResourceWeights,
     /// `cycle`: scheduling cycle period. Default 1s (Volcano `--schedule-period`,
-    /// kubernetes-semantics.md §5.2 [src]).
+    /// kubernetes-semantics.md §5.2 \[src\]).
     pub cycle: SimDuration,
     /// `preemption`: whether priority preemption is enabled. Default true.
     pub preemption: bool,
     /// `terminationGracePeriod`: how long an evicted (preempted) pod keeps its resources.
-    /// Default 30s (§4.4 [src]).
+    /// Default 30s (§4.4 \[src\]).
     pub termination_grace_period: SimDuration,
-    /// `gang.scheduleTimeout`: default 60s (coscheduling `permitWaitingTimeSeconds`, §5.1 [src]).
+    /// `gang.scheduleTimeout`: default 60s (coscheduling `permitWaitingTimeSeconds`, §5.1 \[src\]).
     pub gang_schedule_timeout: SimDuration,
     /// `gang.mode`: default all-or-nothing.
     pub gang_mode: GangMode,
-    /// `popularityThreshold`: threshold for FGD's target workload. Default 0.95 (§10.2 [src]).
+    /// `popularityThreshold`: threshold for FGD's target workload. Default 0.95 (§10.2 \[src\]).
     pub popularity_threshold: f64,
 }
 
@@ -152,22 +152,22 @@ pub struct SchedulerSpec {
 #[serde(rename_all = "kebab-case")]
 pub enum GangMode {
     /// Volcano `gang`: tentative placements of an incomplete gang are discarded in the same
-    /// cycle (§5.2 [src]).
+    /// cycle (§5.2 \[src\]).
     AllOrNothing,
     /// Coscheduling Permit: pods that fit are held (reserving their resources) until the rest
-    /// of the gang fits or `scheduleTimeout` passes, then all are released (§5.1 [src]).
+    /// of the gang fits or `scheduleTimeout` passes, then all are released (§5.1 \[src\]).
     PermitWait,
 }
 
 /// `spec.nodeLifecycle`: node failure detection and eviction (kubernetes-semantics.md §6.1).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodeLifecycleSpec {
-    /// `nodeMonitorGracePeriod`: default 50s (Kubernetes ≥ 1.32; 40s before) [src].
+    /// `nodeMonitorGracePeriod`: default 50s (Kubernetes ≥ 1.32; 40s before) \[src\].
     pub node_monitor_grace_period: SimDuration,
-    /// `nodeMonitorPeriod`: default 5s [src].
+    /// `nodeMonitorPeriod`: default 5s \[src\].
     pub node_monitor_period: SimDuration,
     /// `tolerationSeconds` added by DefaultTolerationSeconds for `unreachable`/`not-ready`
-    /// NoExecute taints: default 300s [src].
+    /// NoExecute taints: default 300s \[src\].
     pub toleration_seconds: SimDuration,
 }
 
@@ -237,7 +237,7 @@ pub struct TrainingJobSpec {
     /// NCCL init). Default 0.
     pub restart_overhead: SimDuration,
     /// Restarts allowed before the job is marked failed. Default 6 (Job `backoffLimit`,
-    /// kubernetes-semantics.md §6.2 [src]).
+    /// kubernetes-semantics.md §6.2 \[src\]).
     pub backoff_limit: u32,
     /// Pod priority. Default 0.
     pub priority: i32,
@@ -260,7 +260,7 @@ pub enum TraceMode {
     /// Arrivals at the trace's submission times (shifted so the first is at 0, then scaled by
     /// `time_scale`), running for the trace's duration.
     Replay,
-    /// The FGD study's method (kubernetes-semantics.md §10.4 [src]): pods arrive one every
+    /// The FGD study's method (kubernetes-semantics.md §10.4 \[src\]): pods arrive one every
     /// `inter_arrival`, never leave, get one scheduling attempt (a pod that does not fit is
     /// counted failed), optionally shuffled by the seed and inflated by resampling.
     ArrivalsOnly,

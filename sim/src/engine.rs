@@ -34,7 +34,7 @@ use crate::rng::stream;
 pub const MAX_VIRTUAL_TIME: SimTime = SimTime(10 * 365 * 24 * 3600 * 1_000_000);
 
 /// Failed-pod recreation backoff of the Job controller: 10 s doubling, capped at 10 min; the
-/// first failure has no delay (kubernetes-semantics.md §6.2 [2nd]).
+/// first failure has no delay (kubernetes-semantics.md §6.2 \[2nd\]).
 pub fn restart_backoff(restarts: u32) -> SimDuration {
     if restarts <= 1 {
         return SimDuration::ZERO;

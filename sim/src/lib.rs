@@ -18,7 +18,7 @@
 //!   `nodeMonitorPeriod` tick after `t + nodeMonitorGracePeriod`; `tolerationSeconds` later its
 //!   pods are evicted, and only then does the gang's controller tear the gang down and requeue
 //!   it, to resume from its last checkpoint plus the restart overhead
-//!   (kubernetes-semantics.md §6.1 [src], §6.3 [src]).
+//!   (kubernetes-semantics.md §6.1 \[src\], §6.3 \[src\]).
 //!
 //! * **Expectations** (`spec.expect`) are checked against the summary after a run
 //!   ([`check::evaluate`]): one [`check::CheckResult`] per expectation, with the measured value.

@@ -3,7 +3,7 @@
 //!
 //! A placement policy is a [`NodeScorer`]: a pure function of (pod, node, read-only cluster)
 //! returning a score, in the style of DSLab's placement algorithms. [`Scheduler`] runs the
-//! kube-scheduler cycle around it (kubernetes-semantics.md §4.1–§4.2 [src]) and returns plain
+//! kube-scheduler cycle around it (kubernetes-semantics.md §4.1–§4.2 \[src\]) and returns plain
 //! decision values ([`Bind`], [`Preemption`]) that the simulator or a real cluster applies.
 
 mod best_fit;
@@ -40,22 +40,22 @@ pub use random::RandomPolicy;
 #[serde(rename_all = "kebab-case")]
 pub enum PolicyKind {
     /// Upstream kube-scheduler defaults: NodeResourcesFit LeastAllocated (cpu=1, memory=1) plus
-    /// NodeResourcesBalancedAllocation, each weight 1 (kubernetes-semantics.md §4.1–§4.2 [src]).
+    /// NodeResourcesBalancedAllocation, each weight 1 (kubernetes-semantics.md §4.1–§4.2 \[src\]).
     KubeDefault,
-    /// NodeResourcesFit MostAllocated over cpu, memory and `nvidia.com/gpu` (§4.3 [docs]: the
+    /// NodeResourcesFit MostAllocated over cpu, memory and `nvidia.com/gpu` (§4.3 \[docs\]: the
     /// usual bin-packing fix).
     Binpack,
-    /// FGD study: one feasible node drawn uniformly at random (§10.3 [src]).
+    /// FGD study: one feasible node drawn uniformly at random (§10.3 \[src\]).
     Random,
-    /// FGD study: Tetris-like dot product of free and requested resources (§10.3 [src]).
+    /// FGD study: Tetris-like dot product of free and requested resources (§10.3 \[src\]).
     DotProd,
-    /// FGD study: cluster pods of the same GPU kind together (§10.3 [src]).
+    /// FGD study: cluster pods of the same GPU kind together (§10.3 \[src\]).
     GpuClustering,
-    /// FGD study: prefer partly used GPUs, then used nodes, then empty nodes (§10.3 [src]).
+    /// FGD study: prefer partly used GPUs, then used nodes, then empty nodes (§10.3 \[src\]).
     GpuPacking,
-    /// FGD study: least leftover cpu and GPU, min–max normalised (§10.3 [src]).
+    /// FGD study: least leftover cpu and GPU, min–max normalised (§10.3 \[src\]).
     BestFit,
-    /// FGD study: fragmentation gradient descent (§10.3 [src]).
+    /// FGD study: fragmentation gradient descent (§10.3 \[src\]).
     Fgd,
 }
 
@@ -93,7 +93,7 @@ impl PolicyKind {
 
     /// True for the two kube-scheduler profiles, which use upstream's adaptive
     /// `percentageOfNodesToScore` and random tie-break; the FGD study's policies score every node
-    /// and break ties by node name (§10.3 [src]).
+    /// and break ties by node name (§10.3 \[src\]).
     pub fn is_kube_profile(&self) -> bool {
         matches!(self, PolicyKind::KubeDefault | PolicyKind::Binpack)
     }
@@ -104,9 +104,9 @@ impl PolicyKind {
 #[serde(rename_all = "kebab-case")]
 pub enum TieBreak {
     /// Uniformly at random by reservoir sampling from the caller's seeded stream, as upstream
-    /// `selectHost` does (kubernetes-semantics.md §4.2 [src]).
+    /// `selectHost` does (kubernetes-semantics.md §4.2 \[src\]).
     Random,
-    /// The lexicographically smallest node name, as the FGD study's fork does (§10.3 [src]).
+    /// The lexicographically smallest node name, as the FGD study's fork does (§10.3 \[src\]).
     NodeName,
 }
 
@@ -117,7 +117,7 @@ pub struct ResourceWeights {
     pub cpu: u32,
     /// Weight of memory.
     pub memory: u32,
-    /// Weight of `nvidia.com/gpu` (0: ignored, as upstream does by default, §4.3 [docs]).
+    /// Weight of `nvidia.com/gpu` (0: ignored, as upstream does by default, §4.3 \[docs\]).
     pub gpu: u32,
 }
 
@@ -204,7 +204,7 @@ pub trait NodeScorer: Send + Sync {
 
     /// Picks the devices on the chosen node. `hint` is the choice made while scoring. The default
     /// takes the hint, or the lowest-indexed fully free GPUs for whole-GPU pods and the best-fit
-    /// device for sharing pods (kubernetes-semantics.md §10.3 [src]).
+    /// device for sharing pods (kubernetes-semantics.md §10.3 \[src\]).
     fn select_devices(
         &self,
         node: &Node,
@@ -243,7 +243,7 @@ pub struct Bind {
 
 /// Decision: evict `victims` so that the preemptor fits; the preemptor is nominated to
 /// `nominated` (one node per pod of the gang) and scheduled in a later cycle, where it may land
-/// elsewhere (kubernetes-semantics.md §4.4 [src]).
+/// elsewhere (kubernetes-semantics.md §4.4 \[src\]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Preemption {
     /// Pods to evict, with the node each is on, in eviction order.
@@ -312,7 +312,7 @@ pub struct PendingPod<'a> {
 
 /// kube-scheduler's `numFeasibleNodesToFind`: with fewer than 100 nodes all are scored;
 /// otherwise `max(50 − N/125, 5)` percent of them and at least 100 (`pkg/scheduler/
-/// schedule_one.go`, kubernetes-semantics.md §4.1 [src]). `percentage` overrides the adaptive
+/// schedule_one.go`, kubernetes-semantics.md §4.1 \[src\]). `percentage` overrides the adaptive
 /// rule (0 or `None` = adaptive).
 pub fn num_feasible_nodes_to_find(num_nodes: u32, percentage: Option<u32>) -> u32 {
     const MIN_FEASIBLE_NODES_TO_FIND: u32 = 100;
@@ -476,7 +476,7 @@ impl Scheduler {
     }
 
     /// Places every pod of a gang, all or nothing (coscheduling Permit / Volcano `gang`,
-    /// kubernetes-semantics.md §5.1–§5.2 [src]). Pods are placed one by one and each placement is
+    /// kubernetes-semantics.md §5.1–§5.2 \[src\]). Pods are placed one by one and each placement is
     /// assumed into `cluster` so the next pod sees it.
     ///
     /// On success the binds stay assumed in `cluster` (as kube-scheduler's cache assumes a pod
@@ -549,7 +549,7 @@ impl Scheduler {
         (u, Vec::new())
     }
 
-    /// PostFilter DefaultPreemption for a pod or a gang (kubernetes-semantics.md §4.4 [src]):
+    /// PostFilter DefaultPreemption for a pod or a gang (kubernetes-semantics.md §4.4 \[src\]):
     /// for each pod of the gang, on every node that passes the non-resource filters, remove all
     /// pods of lower priority than the preemptor, check fit, then reprieve as many victims as
     /// possible (most important first); among candidate nodes pick the one with the lowest
@@ -642,7 +642,7 @@ impl Scheduler {
     }
 }
 
-/// Ordering key of a candidate node's victims (smaller is better), §4.4 [src] steps 3.2–3.5.
+/// Ordering key of a candidate node's victims (smaller is better), §4.4 \[src\] steps 3.2–3.5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct VictimKey {
     highest_priority: i64,

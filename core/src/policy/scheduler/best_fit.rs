@@ -1,6 +1,6 @@
 //! `best-fit` (the FGD study's BestFit): least leftover cpu and GPU wins.
 //!
-//! Source: kubernetes-semantics.md §10.3 [src]; `pkg/simulator/plugin/best_fit_score.go` and
+//! Source: kubernetes-semantics.md §10.3 \[src\]; `pkg/simulator/plugin/best_fit_score.go` and
 //! `NormalizeScore` in `pkg/simulator/plugin/plugin_utils.go` of
 //! hkust-adsl/kubernetes-scheduler-simulator.
 //!

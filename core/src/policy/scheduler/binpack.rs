@@ -1,5 +1,5 @@
 //! `binpack`: NodeResourcesFit with the MostAllocated strategy, the usual kube-scheduler fix
-//! for GPU fragmentation (kubernetes-semantics.md §4.2 [src], §4.3 [docs];
+//! for GPU fragmentation (kubernetes-semantics.md §4.2 \[src\], §4.3 \[docs\];
 //! `pkg/scheduler/framework/plugins/noderesources/{fit.go,resource_allocation.go,
 //! most_allocated.go}` of kubernetes/kubernetes).
 //!

@@ -1,7 +1,7 @@
 //! `dot-prod` (the FGD study's DotProd, Tetris-inspired): the smallest dot product of the node's
 //! free resources and the pod's request, both normalised by the largest node spec, wins.
 //!
-//! Source: kubernetes-semantics.md §10.3 [src]; `pkg/simulator/plugin/dot_product_score.go`
+//! Source: kubernetes-semantics.md §10.3 \[src\]; `pkg/simulator/plugin/dot_product_score.go`
 //! of hkust-adsl/kubernetes-scheduler-simulator, with the experiments' dimension mode `merge`
 //! and normalisation `max`.
 //!

@@ -1,7 +1,7 @@
 //! `fgd` (the FGD study's Fragmentation Gradient Descent): place the pod where the node's GPU
 //! fragmentation grows least, or shrinks most.
 //!
-//! Source: kubernetes-semantics.md §10.2–§10.3 [src]; `pkg/simulator/plugin/fgd_score.go`,
+//! Source: kubernetes-semantics.md §10.2–§10.3 \[src\]; `pkg/simulator/plugin/fgd_score.go`,
 //! `pkg/utils/frag.go` and `NodeResource.Sub` in `pkg/type/resource.go` of
 //! hkust-adsl/kubernetes-scheduler-simulator.
 //!

@@ -1,6 +1,6 @@
 //! `gpu-clustering` (the FGD study's GpuClustering): keep GPU pods of one kind together.
 //!
-//! Source: kubernetes-semantics.md §10.3 [src]; `pkg/simulator/plugin/gpu_clustering_score.go`
+//! Source: kubernetes-semantics.md §10.3 \[src\]; `pkg/simulator/plugin/gpu_clustering_score.go`
 //! of hkust-adsl/kubernetes-scheduler-simulator.
 //!
 //! Each GPU pod has a kind: `share` (one device, `g < 1000`) or `k-gpu` for `k` whole GPUs.

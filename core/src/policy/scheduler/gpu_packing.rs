@@ -1,7 +1,7 @@
 //! `gpu-packing` (the FGD study's GpuPacking): prefer partly used GPUs, then free GPUs on used
 //! nodes, then empty nodes (smaller first).
 //!
-//! Source: kubernetes-semantics.md §10.3 [src]; `pkg/simulator/plugin/gpu_packing_score.go`
+//! Source: kubernetes-semantics.md §10.3 \[src\]; `pkg/simulator/plugin/gpu_packing_score.go`
 //! of hkust-adsl/kubernetes-scheduler-simulator.
 //!
 //! With `z` the node's fully free GPUs and `Gₙ` its GPU count:

@@ -1,7 +1,7 @@
 //! `kube-default`: upstream kube-scheduler's default resource scoring, NodeResourcesFit with the
 //! LeastAllocated strategy plus NodeResourcesBalancedAllocation, each with plugin weight 1.
 //!
-//! Source: kubernetes-semantics.md §4.1–§4.2 [src] and §4.3 [docs];
+//! Source: kubernetes-semantics.md §4.1–§4.2 \[src\] and §4.3 \[docs\];
 //! `pkg/scheduler/framework/plugins/noderesources/{fit.go,resource_allocation.go,
 //! least_allocated.go,balanced_allocation.go}` of kubernetes/kubernetes.
 //!
@@ -116,7 +116,7 @@ pub(super) fn balanced_allocation_score(node: &Node, pod: &PodSpec) -> i64 {
 }
 
 /// The `kube-default` profile: LeastAllocated (weight 1) + BalancedAllocation (weight 1). Ties
-/// between nodes are broken at random by the framework (§4.2 [src]).
+/// between nodes are broken at random by the framework (§4.2 \[src\]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KubeDefault;
 

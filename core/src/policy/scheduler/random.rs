@@ -2,7 +2,7 @@
 //! random; it scores 100 and every other node 0. Sharing pods get a device drawn uniformly among
 //! those with enough free share; whole-GPU pods get the lowest-indexed fully free GPUs.
 //!
-//! Source: kubernetes-semantics.md §10.3 [src]; `pkg/simulator/plugin/random_score.go` of
+//! Source: kubernetes-semantics.md §10.3 \[src\]; `pkg/simulator/plugin/random_score.go` of
 //! hkust-adsl/kubernetes-scheduler-simulator. The draw uses the caller's seeded stream
 //! ([`uniform_below`]) instead of Go's global `rand.Intn`.
 
