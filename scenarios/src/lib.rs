@@ -219,10 +219,7 @@ pub fn source_text(arg: &str) -> Result<(String, String), ScenarioError> {
     if !path.exists() {
         return Err(unknown_scenario(arg));
     }
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = read_scenario_file(path)?;
     Ok((text, path.display().to_string()))
 }
 

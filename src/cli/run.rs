@@ -30,6 +30,11 @@ pub struct Args {
     /// Master seed (overrides `spec.seed`).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Change one scenario field for this run, `PATH=VALUE`, with PATH relative to `spec`
+    /// (`scheduler.policy=fgd`, `training[0].work=2h`). Repeatable. The value is YAML, checked
+    /// like the file.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
     /// Directory that trace paths in the scenario are relative to (default: the
     /// `DRYDOCK_DATA_DIR` environment variable, when set and not empty).
     #[arg(long, value_name = "DIR")]
@@ -74,7 +79,12 @@ pub struct Args {
 /// every output was written.
 pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
     let name = args.scenario.as_deref().unwrap_or("default");
-    let scenario = drydock_scenarios::load_named_or_path(name)?;
+    let overrides = args
+        .set
+        .iter()
+        .map(|s| drydock_scenarios::Override::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let scenario = drydock_scenarios::load_with_overrides(name, &overrides)?;
     let data_dir = super::resolve_data_dir(args.data_dir.as_deref(), &scenario)?;
     if let Some(out) = &args.out {
         super::check_out_dir(out, args.force)?;

@@ -392,3 +392,25 @@ fn inflation_without_gpu_pods_is_an_input_error() {
         "{err}"
     );
 }
+
+#[test]
+fn run_set_changes_one_field_and_rejects_unknown_paths_with_suggestions() {
+    let o = drydock(&[
+        "run",
+        "--set",
+        "scheduler.policy=kube-default",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["policy"], "kube-default");
+    let o = drydock(&["run", "--set", "schedular.policy=fgd"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("scheduler.policy"), "{err}");
+    let o = drydock(&["run", "--set", "scheduler.policy=fastest"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--set") && err.contains("fgd"), "{err}");
+}
