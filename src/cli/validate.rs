@@ -20,7 +20,7 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
             Ok(s) => println!("ok: {} (scenario `{}`)", f.display(), s.name),
             Err(e) => {
                 bad += 1;
-                eprintln!("{e}");
+                eprintln!("error: {e}");
             }
         }
     }
