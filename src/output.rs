@@ -23,6 +23,15 @@ pub struct RunReport<'a> {
     pub checks: &'a [CheckResult],
 }
 
+/// The files `drydock run --out DIR` writes.
+pub const OUT_FILES: [&str; 5] = [
+    "summary.json",
+    "timeseries.csv",
+    "jobs.csv",
+    "allocation.svg",
+    "queue.svg",
+];
+
 /// A duration for humans: two units, the second zero-padded so `3h00m` and `3h30m` cannot be
 /// confused (`45s`, `12m05s`, `3h00m`, `2d04h`); below a second, milliseconds.
 pub fn dur(secs: f64) -> String {
@@ -250,13 +259,7 @@ pub fn write_all(
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     // With --force, drydock replaces its own files; a symbolic link in their place is removed
     // first so the write never lands outside the directory.
-    for name in [
-        "summary.json",
-        "timeseries.csv",
-        "jobs.csv",
-        "allocation.svg",
-        "queue.svg",
-    ] {
+    for name in OUT_FILES {
         let p = out.join(name);
         if p.symlink_metadata()
             .is_ok_and(|m| m.file_type().is_symlink())

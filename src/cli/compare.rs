@@ -32,12 +32,22 @@ pub fn read_summary(path: &Path) -> anyhow::Result<Summary> {
     } else {
         path.to_path_buf()
     };
-    let text = std::fs::read_to_string(&file).map_err(|e| {
+    // A summary is small; refuse devices, pipes and huge files rather than read them whole.
+    const MAX_SUMMARY_BYTES: u64 = 64 * 1024 * 1024;
+    let bad = |why: String| {
         InputError::new(
-            format!("cannot read {}: {e}", file.display()),
+            format!("cannot read {}: {why}", file.display()),
             "pass the summary.json written by `drydock run --out DIR` (or DIR itself)",
         )
-    })?;
+    };
+    let meta = std::fs::metadata(&file).map_err(|e| bad(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file".into()).into());
+    }
+    if meta.len() > MAX_SUMMARY_BYTES {
+        return Err(bad(format!("{} bytes is too large for a summary", meta.len())).into());
+    }
+    let text = std::fs::read_to_string(&file).map_err(|e| bad(e.to_string()))?;
     let not_summary = |why: String| {
         InputError::new(
             format!("{} is not a drydock summary: {why}", file.display()),

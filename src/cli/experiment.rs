@@ -186,6 +186,29 @@ fn fgd(args: &FgdArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
+    for (flag, list) in [("--traces", &traces), ("--policies", &policies)] {
+        if let Some((i, dup)) = list
+            .iter()
+            .enumerate()
+            .find(|(i, x)| list[..*i].contains(x))
+        {
+            let _ = i;
+            return Err(InputError::new(
+                format!("{flag}: `{dup}` appears twice"),
+                "name each one once",
+            )
+            .into());
+        }
+    }
+    for p in &policies {
+        if drydock_core::PolicyKind::from_name(p).is_none() {
+            return Err(InputError::new(
+                format!("--policies: unknown policy `{p}`"),
+                format!("the study's policies are {POLICIES}"),
+            )
+            .into());
+        }
+    }
     // One scenario per (trace, policy): the built-in `openb-fgd` with two overrides.
     let mut scenarios: Vec<Vec<Scenario>> = Vec::new();
     for t in &traces {
@@ -290,10 +313,11 @@ fn table(
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "drydock experiment fgd: {} pod list{} x {} policies x {} seed{} ({})",
+        "drydock experiment fgd: {} pod list{} x {} polic{} x {} seed{} ({})",
         traces.len(),
         if traces.len() == 1 { "" } else { "s" },
         policies.len(),
+        if policies.len() == 1 { "y" } else { "ies" },
         seeds,
         if seeds == 1 { "" } else { "s" },
         seeds_text.trim()

@@ -84,10 +84,35 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|s| drydock_scenarios::Override::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
+    for (i, o) in overrides.iter().enumerate() {
+        let path = o.path.trim().trim_start_matches("spec.");
+        if path == "seed" {
+            return Err(InputError::new(
+                format!("--set {}: the seed is set with --seed", o.path),
+                "pass --seed N instead",
+            )
+            .into());
+        }
+        if overrides[..i]
+            .iter()
+            .any(|p| p.path.trim().trim_start_matches("spec.") == path)
+        {
+            return Err(InputError::new(
+                format!("--set {} is given twice", o.path),
+                "give each path once",
+            )
+            .into());
+        }
+    }
     let scenario = drydock_scenarios::load_with_overrides(name, &overrides)?;
     let data_dir = super::resolve_data_dir(args.data_dir.as_deref(), &scenario)?;
     if let Some(out) = &args.out {
         super::check_out_dir(out, args.force)?;
+    }
+    for p in args.junit.iter().chain(args.metrics_out.iter()) {
+        if let Some(out) = &args.out {
+            check_not_in_out(p, out, &output::OUT_FILES)?;
+        }
     }
     if let Some(p) = &args.junit {
         check_report_file(p, "--junit", junit::is_drydock_report, args.force)?;
@@ -189,6 +214,38 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a report path (`--junit`, `--metrics-out`) that is one of the files drydock writes
+/// into `--out` (`names`), which it would overwrite.
+///
+/// # Errors
+/// [`InputError`] (exit code 2).
+pub(crate) fn check_not_in_out(report: &Path, out: &Path, names: &[&str]) -> anyhow::Result<()> {
+    let parent = match report.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let same_dir = match (std::fs::canonicalize(&parent), std::fs::canonicalize(out)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let name = report
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if same_dir && names.contains(&name) {
+        return Err(InputError::new(
+            format!(
+                "{} is one of the files --out {} holds; drydock would overwrite it",
+                report.display(),
+                out.display()
+            ),
+            "give the report another name or put it elsewhere",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Refuses to replace an existing file that drydock did not write (as `is_ours` tells from its

@@ -163,6 +163,9 @@ pub struct RunResult {
     pub plan: Plan,
     /// The run's summary.
     pub summary: Summary,
+    /// The variant's expectations as written (`spec.expect`), so that `collect` can check them.
+    #[serde(default)]
+    pub expect: Vec<String>,
 }
 
 /// Runs `drydock sweep` (or `drydock sweep collect`).
@@ -215,6 +218,9 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
     });
     let wall = Instant::now();
     if let Some(p) = &args.junit {
+        if let Some(out) = &args.out {
+            super::run::check_not_in_out(p, out, &["sweep.csv", "summary.csv", "sweep.svg"])?;
+        }
         super::run::check_report_file(p, "--junit", crate::junit::is_drydock_report, args.force)?;
     }
     let summaries = run_all(&plan, &scenarios, args.data_dir.as_deref(), jobs)?;
@@ -226,21 +232,33 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         wall.elapsed().as_secs_f64(),
         if jobs == 1 { "" } else { "s" }
     );
-    let suites = sweep_checks(&plan, &scenarios, &results);
+    let expects: Vec<_> = scenarios.iter().map(|s| s.expect.clone()).collect();
+    let suites = sweep_checks(&plan, &expects, &results);
+    finish_checks(&plan, &suites, args.format, args.junit.as_deref())
+}
+
+/// Prints the checks of a sweep, writes `--junit`, and fails with exit code 3 when a check
+/// failed.
+fn finish_checks(
+    plan: &Plan,
+    suites: &[crate::junit::Suite],
+    format: Format,
+    junit: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     if suites.iter().all(|s| s.cases.is_empty()) {
-        if args.junit.is_some() {
+        if junit.is_some() {
             eprintln!(
                 "warning: the scenario has no expectations (spec.expect); the JUnit report has no test cases"
             );
         }
-    } else if args.format == Format::Table {
-        print!("{}", checks_table(&suites));
+    } else if format == Format::Table {
+        print!("{}", checks_table(suites));
     }
-    if let Some(p) = &args.junit {
-        let xml = crate::junit::render_suites(&plan.name, &suites)
+    if let Some(p) = junit {
+        let xml = crate::junit::render_suites(&plan.name, suites)
             .context("cannot render the JUnit report")?;
         super::run::write_file(p, |w| std::io::Write::write_all(w, xml.as_bytes()))?;
-        if args.format == Format::Table {
+        if format == Format::Table {
             println!("JUnit report written to {}", p.display());
         }
     }
@@ -264,7 +282,7 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
 /// every metric over the variant's seeds): one JUnit suite per variant.
 fn sweep_checks(
     plan: &Plan,
-    scenarios: &[Scenario],
+    expects: &[Vec<drydock_scenarios::expect::Expectation>],
     results: &[Option<Summary>],
 ) -> Vec<crate::junit::Suite> {
     let variants = plan.variants();
@@ -273,7 +291,7 @@ fn sweep_checks(
         .iter()
         .enumerate()
         .map(|(v, overrides)| {
-            let expect = &scenarios[v].expect;
+            let expect = &expects[v];
             let runs: Vec<&Summary> = results[v * seeds..(v + 1) * seeds]
                 .iter()
                 .flatten()
@@ -302,7 +320,11 @@ fn sweep_checks(
                 }
             }
             crate::junit::Suite {
-                name: format!("{} v{} ({})", plan.name, v + 1, plan.label(overrides)),
+                name: if overrides.is_empty() {
+                    format!("{} v{} (as written)", plan.name, v + 1)
+                } else {
+                    format!("{} v{} ({})", plan.name, v + 1, plan.label(overrides))
+                },
                 properties: vec![
                     ("seeds".into(), plan.seeds_text.clone()),
                     ("settings".into(), plan.label(overrides)),
@@ -440,6 +462,32 @@ fn render_kubernetes(
     text: &str,
     scenarios: &[Scenario],
 ) -> anyhow::Result<ExitCode> {
+    // RFC 1123 label, as Kubernetes requires of namespace names.
+    let ns = &args.namespace;
+    let label_ok = !ns.is_empty()
+        && ns.len() <= 63
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !ns.starts_with('-')
+        && !ns.ends_with('-');
+    if !label_ok {
+        return Err(InputError::new(
+            format!("--namespace `{ns}` is not a valid Kubernetes namespace name"),
+            "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+        )
+        .into());
+    }
+    if args.image.trim().is_empty() || args.image.chars().any(char::is_whitespace) {
+        return Err(InputError::new(
+            format!(
+                "--image `{}` is not a container image reference",
+                args.image
+            ),
+            "for example --image registry.example.com/drydock:0.1.0",
+        )
+        .into());
+    }
     if !args.dry_run {
         return Err(InputError::new(
             "drydock cannot submit to a cluster itself yet",
@@ -510,6 +558,11 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         seed: run.seed,
         plan: plan.clone(),
         summary,
+        expect: scenario
+            .expect
+            .iter()
+            .map(|e| e.source_text.clone())
+            .collect(),
     };
     println!("{}", serde_json::to_string(&result)?);
     Ok(ExitCode::SUCCESS)
@@ -578,6 +631,8 @@ fn collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
     }
     let runs = plan.runs();
     let mut results: Vec<Option<Summary>> = vec![None; runs.len()];
+    let mut expects: Vec<Option<Vec<drydock_scenarios::expect::Expectation>>> =
+        vec![None; plan.variant_count()];
     for r in found {
         let Some(run) = runs.get(r.index) else {
             return Err(InputError::new(
@@ -600,9 +655,40 @@ fn collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
             )
             .into());
         }
-        if results[r.index].is_none() {
-            results[r.index] = Some(r.summary);
+        if let Some(prev) = &results[r.index] {
+            if prev != &r.summary {
+                return Err(InputError::new(
+                    format!(
+                        "{} holds two different results for run {}",
+                        args.dir.display(),
+                        r.index
+                    ),
+                    "keep one output per completion index",
+                )
+                .into());
+            }
+            eprintln!(
+                "warning: run {} appears twice in {} (identical copies)",
+                r.index,
+                args.dir.display()
+            );
+            continue;
         }
+        if expects[run.variant].is_none() {
+            let parsed = r
+                .expect
+                .iter()
+                .map(|t| drydock_scenarios::expect::parse_expectation(t))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    InputError::new(
+                        format!("result {}: a bad expectation: {e}", r.index),
+                        "the result was not written by this version of drydock",
+                    )
+                })?;
+            expects[run.variant] = Some(parsed);
+        }
+        results[r.index] = Some(r.summary);
     }
     let missing: Vec<usize> = (0..runs.len()).filter(|&i| results[i].is_none()).collect();
     if !missing.is_empty() {
@@ -631,5 +717,7 @@ fn collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
         super::check_out_dir(out, args.force)?;
     }
     report_results(&plan, &results, args.format, args.out.as_deref())?;
-    Ok(ExitCode::SUCCESS)
+    let expects: Vec<_> = expects.into_iter().map(Option::unwrap_or_default).collect();
+    let suites = sweep_checks(&plan, &expects, &results);
+    finish_checks(&plan, &suites, args.format, None)
 }

@@ -414,3 +414,43 @@ fn run_set_changes_one_field_and_rejects_unknown_paths_with_suggestions() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("--set") && err.contains("fgd"), "{err}");
 }
+
+#[test]
+fn reports_may_not_overwrite_the_out_directory_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("o");
+    let o = drydock(&[
+        "run",
+        "--out",
+        out.to_str().expect("utf8"),
+        "--junit",
+        out.join("summary.json").to_str().expect("utf8"),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("drydock would overwrite it"), "{err}");
+}
+
+#[test]
+fn run_set_refuses_duplicate_paths_and_the_seed() {
+    let o = drydock(&[
+        "run",
+        "--set",
+        "scheduler.policy=fgd",
+        "--set",
+        "spec.scheduler.policy=binpack",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+    assert!(text(&o).1.contains("given twice"));
+    let o = drydock(&["run", "--set", "seed=7"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+    assert!(text(&o).1.contains("--seed"));
+}
+
+#[test]
+fn compare_refuses_devices() {
+    let o = drydock(&["compare", "/dev/zero", "/dev/zero"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+}
