@@ -25,6 +25,10 @@ pub struct Args {
     /// `DRYDOCK_DATA_DIR` environment variable, when set and not empty).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// A/B view: run the scenario a second time, same seed, with this one setting changed
+    /// (`scheduler.policy=fgd`), side by side and in step.
+    #[arg(long, value_name = "PATH=VALUE")]
+    pub compare: Option<String>,
 }
 
 /// Loads the scenario exactly as `drydock run` does, then runs the terminal UI.
@@ -35,6 +39,18 @@ pub struct Args {
 pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
     let scenario = super::run::load_scenario(args.scenario.as_deref(), &args.set)?;
     let data_dir = super::resolve_data_dir(args.data_dir.as_deref(), &scenario)?;
+    let scenario_b = match &args.compare {
+        Some(c) => {
+            let mut set = args.set.clone();
+            set.push(c.clone());
+            Some((
+                super::run::load_scenario(args.scenario.as_deref(), &set)
+                    .with_context(|| format!("--compare {c}"))?,
+                c.clone(),
+            ))
+        }
+        None => None,
+    };
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(InputError::new(
             "drydock tui needs an interactive terminal, but stdin or stdout is not one",
@@ -43,8 +59,18 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     let name = scenario.name.clone();
-    let driver = drydock_tui::Driver::new(scenario, data_dir, args.seed)
+    let driver = drydock_tui::Driver::new(scenario, data_dir.clone(), args.seed)
         .with_context(|| format!("cannot set up scenario `{name}`"))?;
-    drydock_tui::run(driver).context("terminal error")?;
+    let compare = match scenario_b {
+        Some((b, label)) => Some(drydock_tui::Compare {
+            driver: drydock_tui::Driver::new(b, data_dir.clone(), args.seed).with_context(
+                || format!("cannot set up scenario `{name}` with --compare {label}"),
+            )?,
+            label_a: "base".to_string(),
+            label_b: label,
+        }),
+        None => None,
+    };
+    drydock_tui::run(driver, compare).context("terminal error")?;
     Ok(ExitCode::SUCCESS)
 }

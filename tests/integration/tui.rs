@@ -89,21 +89,21 @@ impl Drop for Tmux {
     }
 }
 
-#[test]
-fn tui_in_tmux_should_jump_fail_a_node_go_back_and_quit() {
+/// Starts `drydock tui ARGS` in a private tmux server, or `None` when tmux is missing.
+fn start(name: &str, args: &str) -> Option<Tmux> {
     if Command::new("tmux").arg("-V").output().is_err() {
         assert!(
             std::env::var_os("DRYDOCK_REQUIRE_TMUX").is_none(),
             "tmux is required (DRYDOCK_REQUIRE_TMUX is set) but not installed"
         );
         eprintln!("skipped: tmux is not installed");
-        return;
+        return None;
     }
     let tmux = Tmux {
-        socket: format!("drydock-test-{}", std::process::id()),
+        socket: format!("drydock-test-{name}-{}", std::process::id()),
     };
     let cmd = format!(
-        "{} tui; echo EXITED rc=$?; sleep 10",
+        "{} tui {args}; echo EXITED rc=$?; sleep 10",
         env!("CARGO_BIN_EXE_drydock")
     );
     let o = tmux.cmd(&[
@@ -118,6 +118,14 @@ fn tui_in_tmux_should_jump_fail_a_node_go_back_and_quit() {
         &cmd,
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    Some(tmux)
+}
+
+#[test]
+fn tui_in_tmux_should_jump_fail_a_node_go_back_and_quit() {
+    let Some(tmux) = start("main", "") else {
+        return;
+    };
     tmux.wait_for("PAUSED");
     tmux.keys(&["g", "2h10m", "Enter"]);
     let s = tmux.wait_for("t=2h10m");
@@ -132,5 +140,18 @@ fn tui_in_tmux_should_jump_fail_a_node_go_back_and_quit() {
     tmux.keys(&["?"]);
     tmux.wait_for("Help");
     tmux.keys(&["Escape", "q"]);
+    tmux.wait_for("EXITED rc=0");
+}
+
+#[test]
+fn tui_in_tmux_should_compare_two_policies_in_step() {
+    let Some(tmux) = start("ab", "--compare scheduler.policy=fgd") else {
+        return;
+    };
+    tmux.wait_for("B scheduler.policy=fgd");
+    tmux.keys(&["g", "3h", "Enter"]);
+    let s = tmux.wait_for("t=3h/");
+    assert_eq!(s.matches("a100-1 ").count(), 2, "{s}");
+    tmux.keys(&["q"]);
     tmux.wait_for("EXITED rc=0");
 }

@@ -57,6 +57,8 @@ pub enum Message {
     Key(KeyEvent),
     /// A new snapshot from the simulation.
     Snapshot(Box<Snapshot>),
+    /// A new snapshot of the compared run (`--compare`), at the same virtual time.
+    SnapshotB(Box<Snapshot>),
     /// The simulation reported an error.
     SimError(String),
     /// The terminal was resized.
@@ -99,6 +101,12 @@ pub enum Command {
 pub struct App {
     /// The latest snapshot.
     pub snap: Snapshot,
+    /// The latest snapshot of the compared run (`--compare`), if any.
+    pub snap_b: Option<Box<Snapshot>>,
+    /// Label of run A in the A/B view.
+    pub label_a: String,
+    /// Label of run B in the A/B view (the changed setting).
+    pub label_b: String,
     /// Running (not paused).
     pub playing: bool,
     /// Index into [`SPEEDS`].
@@ -134,6 +142,9 @@ impl App {
     pub fn new(snap: Snapshot) -> Self {
         App {
             snap,
+            snap_b: None,
+            label_a: String::new(),
+            label_b: String::new(),
             playing: false,
             speed: DEFAULT_SPEED,
             focus: Pane::Cluster,

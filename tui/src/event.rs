@@ -39,14 +39,15 @@ pub fn run_loop(
             }
         }
         // Keep only the newest snapshot: older ones would be drawn over at once.
-        let mut snap = None;
+        let (mut snap, mut snap_b) = (None, None);
         while let Ok(m) = from_sim.try_recv() {
             match m {
                 Message::Snapshot(_) => snap = Some(m),
+                Message::SnapshotB(_) => snap_b = Some(m),
                 other => msgs.push(other),
             }
         }
-        if let Some(s) = snap {
+        for s in [snap, snap_b].into_iter().flatten() {
             msgs.insert(0, s);
         }
         msgs.push(Message::Tick);

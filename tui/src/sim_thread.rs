@@ -14,22 +14,46 @@ use crate::snapshot::Driver;
 const FRAME: Duration = Duration::from_millis(33);
 
 /// Starts the thread. It ends on [`SimCommand::Quit`] or when either channel closes.
-pub fn spawn(driver: Driver, to_ui: Sender<Message>) -> (Sender<SimCommand>, JoinHandle<()>) {
+pub fn spawn(
+    driver: Driver,
+    b: Option<Driver>,
+    to_ui: Sender<Message>,
+) -> (Sender<SimCommand>, JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("drydock-sim".to_string())
-        .spawn(move || run(driver, &rx, &to_ui))
+        .spawn(move || run(driver, b, &rx, &to_ui))
         .expect("the OS can start a thread");
     (tx, handle)
 }
 
-fn send(to_ui: &Sender<Message>, driver: &Driver) -> bool {
+fn send(to_ui: &Sender<Message>, driver: &Driver, b: &Option<Driver>) -> bool {
+    if let Some(b) = b
+        && to_ui
+            .send(Message::SnapshotB(Box::new(b.snapshot())))
+            .is_err()
+    {
+        return false;
+    }
     to_ui
         .send(Message::Snapshot(Box::new(driver.snapshot())))
         .is_ok()
 }
 
-fn run(mut driver: Driver, rx: &Receiver<SimCommand>, to_ui: &Sender<Message>) {
+/// Brings the compared run to run A's virtual time.
+fn sync(b: &mut Option<Driver>, a: &Driver) -> Result<(), drydock_sim::SimError> {
+    match b {
+        Some(b) if b.clock() < a.clock() => b.jump_to(a.clock()),
+        _ => Ok(()),
+    }
+}
+
+fn run(
+    mut driver: Driver,
+    mut b: Option<Driver>,
+    rx: &Receiver<SimCommand>,
+    to_ui: &Sender<Message>,
+) {
     let mut playing = false;
     let mut speed = crate::app::DEFAULT_SPEED;
     let mut anchor = (Instant::now(), driver.clock());
@@ -63,19 +87,26 @@ fn run(mut driver: Driver, rx: &Receiver<SimCommand>, to_ui: &Sender<Message>) {
                     playing = false;
                     driver.step()
                 }
-                SimCommand::FailNode(n) => driver.fail_node(n),
+                SimCommand::FailNode(n) => match b.as_mut() {
+                    Some(b) => b.fail_node(n).and_then(|()| driver.fail_node(n)),
+                    None => driver.fail_node(n),
+                },
                 SimCommand::JumpTo(t) => {
                     playing = false;
-                    driver.jump_to(t)
+                    match b.as_mut() {
+                        Some(b) => b.jump_to(t).and_then(|()| driver.jump_to(t)),
+                        None => driver.jump_to(t),
+                    }
                 }
             };
+            let result = result.and_then(|()| sync(&mut b, &driver));
             anchor = (Instant::now(), driver.clock());
             if let Err(e) = result
                 && to_ui.send(Message::SimError(e.to_string())).is_err()
             {
                 return;
             }
-            if !send(to_ui, &driver) {
+            if !send(to_ui, &driver, &b) {
                 return;
             }
             last_sent = Instant::now();
@@ -117,6 +148,7 @@ fn run(mut driver: Driver, rx: &Receiver<SimCommand>, to_ui: &Sender<Message>) {
                 r
             }
         };
+        let result = result.and_then(|()| sync(&mut b, &driver));
         if let Err(e) = result {
             playing = false;
             if to_ui.send(Message::SimError(e.to_string())).is_err() {
@@ -128,7 +160,7 @@ fn run(mut driver: Driver, rx: &Receiver<SimCommand>, to_ui: &Sender<Message>) {
         }
         if (last_sent.elapsed() >= FRAME || !playing) && {
             last_sent = Instant::now();
-            !send(to_ui, &driver)
+            !send(to_ui, &driver, &b)
         } {
             return;
         }

@@ -18,6 +18,10 @@ pub fn update(app: &mut App, msg: Message) -> Option<Command> {
             clamp(app);
             None
         }
+        Message::SnapshotB(s) => {
+            app.snap_b = Some(s);
+            None
+        }
         Message::SimError(e) => {
             app.playing = false;
             app.status = format!("error: {e}");

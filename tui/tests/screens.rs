@@ -91,3 +91,17 @@ fn going_back_should_replay_an_injected_failure_identically() {
         again.log
     );
 }
+
+#[test]
+fn ab_view_shows_both_runs_side_by_side() {
+    let mut a = driver(&[]);
+    let mut b = driver(&["scheduler.policy=fgd"]);
+    let t = SimTime(SimDuration::from_mins(130).0);
+    a.jump_to(t).expect("runs");
+    b.jump_to(t).expect("runs");
+    let mut app = App::new(a.snapshot());
+    app.snap_b = Some(Box::new(b.snapshot()));
+    app.label_a = "base".to_string();
+    app.label_b = "scheduler.policy=fgd".to_string();
+    insta::assert_snapshot!("ab_t2h10m_120x40", render(&app, 120, 40).backend());
+}

@@ -296,3 +296,12 @@ fn a_finished_snapshot_should_pause() {
     assert!(!app.playing);
     assert!(app.status.contains("over"));
 }
+
+#[test]
+fn a_compared_snapshot_should_be_kept_beside_the_main_one() {
+    let mut app = App::new(snap(1, 2));
+    assert!(app.snap_b.is_none());
+    update(&mut app, Message::SnapshotB(Box::new(snap(1, 3))));
+    assert_eq!(app.snap_b.as_ref().map(|s| s.nodes.len()), Some(3));
+    assert_eq!(app.snap.nodes.len(), 2);
+}

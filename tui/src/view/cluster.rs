@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{pane_block, window};
 use crate::app::{App, Pane};
-use crate::snapshot::GpuCell;
+use crate::snapshot::{GpuCell, Snapshot};
 
 /// The character and colour of a GPU cell.
 pub(crate) fn cell(g: GpuCell) -> (&'static str, Color) {
@@ -20,11 +20,10 @@ pub(crate) fn cell(g: GpuCell) -> (&'static str, Color) {
     }
 }
 
-pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let s = &app.snap;
+pub(super) fn draw(frame: &mut Frame, app: &App, s: &Snapshot, label: &str, area: Rect) {
     let title = match app.drill.and_then(|p| s.pools.get(p)) {
-        Some(p) if app.aggregated() => format!("Cluster > {} (Esc: pools)", p.name),
-        _ => format!("Cluster ({} nodes)", s.nodes.len()),
+        Some(p) if app.aggregated() => format!("{label}Cluster > {} (Esc: pools)", p.name),
+        _ => format!("{label}Cluster ({} nodes)", s.nodes.len()),
     };
     let block = pane_block(app, Pane::Cluster, title).title_bottom(Line::styled(
         " █busy ▒shared ·free xdown ",
@@ -78,12 +77,14 @@ pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
         let listed = app.listed_nodes();
         let width = listed
             .iter()
-            .map(|&i| s.nodes[i].name.len())
+            .filter_map(|&i| s.nodes.get(i).map(|n| n.name.len()))
             .max()
             .unwrap_or(0)
             .min(16);
         for row in window(listed.len(), app.node_sel, height) {
-            let n = &s.nodes[listed[row]];
+            let Some(n) = s.nodes.get(listed[row]) else {
+                continue;
+            };
             let sel = row == app.node_sel;
             let mut spans = vec![
                 Span::raw(if sel { ">" } else { " " }),

@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::app::{App, Pane};
+use crate::snapshot::Snapshot;
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -21,17 +22,35 @@ pub fn draw(frame: &mut Frame, app: &App) {
     ])
     .areas(frame.area());
     draw_header(frame, app, header);
+    draw_footer(frame, app, footer);
+    if let Some(b) = &app.snap_b {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(body);
+        for (snap, label, area) in [
+            (&app.snap, format!("A {}: ", app.label_a), left),
+            (&**b, format!("B {}: ", app.label_b), right),
+        ] {
+            let [c, j] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(area);
+            cluster::draw(frame, app, snap, &label, c);
+            draw_jobs(frame, app, snap, &label, j);
+        }
+        if app.help {
+            draw_help(frame, frame.area());
+        }
+        return;
+    }
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
     let [cluster_area, queue_area] =
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(left);
     let [jobs_area, events_area] =
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(right);
-    cluster::draw(frame, app, cluster_area);
+    cluster::draw(frame, app, &app.snap, "", cluster_area);
     draw_queue(frame, app, queue_area);
-    draw_jobs(frame, app, jobs_area);
+    draw_jobs(frame, app, &app.snap, "", jobs_area);
     draw_events(frame, app, events_area);
-    draw_footer(frame, app, footer);
     if app.help {
         draw_help(frame, frame.area());
     }
@@ -156,8 +175,7 @@ pub(crate) fn phase_label(p: Phase) -> (&'static str, Color) {
     }
 }
 
-fn draw_jobs(frame: &mut Frame, app: &App, area: Rect) {
-    let s = &app.snap;
+fn draw_jobs(frame: &mut Frame, app: &App, s: &Snapshot, label: &str, area: Rect) {
     let done = s
         .jobs
         .iter()
@@ -166,7 +184,11 @@ fn draw_jobs(frame: &mut Frame, app: &App, area: Rect) {
     let block = pane_block(
         app,
         Pane::Jobs,
-        format!("Jobs ({} arrived, {done} done)", s.jobs.len()),
+        format!(
+            "{label}Jobs ({} arrived, {done} done, {} waiting)",
+            s.jobs.len(),
+            s.queue.len()
+        ),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
