@@ -6,6 +6,7 @@ pub mod list;
 pub mod run;
 pub mod schema;
 pub mod sweep;
+pub mod tui;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

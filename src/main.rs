@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
     /// Run a scenario headless and print its report.
     Run(cli::run::Args),
+    /// Run a scenario live in the terminal: watch, pause, step, fail nodes, go back in time.
+    Tui(cli::tui::Args),
     /// List the built-in scenarios.
     List(cli::list::Args),
     /// Check scenario files without running them.
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match &cli.command {
         Command::Run(a) => cli::run::cmd(a),
+        Command::Tui(a) => cli::tui::cmd(a),
         Command::List(a) => cli::list::cmd(a),
         Command::Validate(a) => cli::validate::cmd(a),
         Command::Schema(a) => cli::schema::cmd(a),

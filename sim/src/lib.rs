@@ -101,6 +101,21 @@ pub struct Simulation {
     scenario: String,
     seed: u64,
     finished: bool,
+    injected: Vec<InjectedFailure>,
+}
+
+/// A node failure injected by a front end ([`Simulation::fail_node`]), recorded so that a run
+/// can be rebuilt deterministically ([`Simulation::replay`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InjectedFailure {
+    /// Events processed before the injection.
+    pub after_events: u64,
+    /// Virtual time of the injection.
+    pub at: SimTime,
+    /// The node.
+    pub node: drydock_core::NodeId,
+    /// Repair time, if it gets repaired.
+    pub repair: Option<SimDuration>,
 }
 
 impl Simulation {
@@ -122,7 +137,82 @@ impl Simulation {
             scenario: scenario.name.clone(),
             seed,
             finished: false,
+            injected: Vec::new(),
         })
+    }
+
+    /// Rebuilds a run of `scenario` and replays `injected` failures at exactly the points of
+    /// the original run (after the same number of events), then runs up to `until` (events at
+    /// `until` included). Injections later than `until` are dropped.
+    ///
+    /// # Errors
+    /// As [`Simulation::new`] and [`Simulation::fail_node`].
+    pub fn replay(
+        scenario: &Scenario,
+        data_dir: Option<&Path>,
+        seed: Option<u64>,
+        injected: &[InjectedFailure],
+        until: SimTime,
+    ) -> Result<Self, SimError> {
+        let mut sim = Simulation::new(scenario, data_dir, seed)?;
+        for inj in injected.iter().filter(|i| i.at <= until) {
+            while !sim.finished && sim.events() < inj.after_events {
+                sim.run_batch(inj.after_events - sim.events(), SimTime::MAX)?;
+            }
+            sim.fail_node(inj.node, inj.repair)?;
+        }
+        sim.run_batch(u64::MAX, until)?;
+        Ok(sim)
+    }
+
+    /// Events processed so far.
+    pub fn events(&self) -> u64 {
+        engine::state(&self.world).map(|s| s.events).unwrap_or(0)
+    }
+
+    /// Crashes `node` now (as a `NodeFailed` event at the current virtual time, after the
+    /// events already queued for this instant), repaired after `repair` if given. The
+    /// injection is recorded ([`Simulation::injected`]) so the run can be replayed.
+    ///
+    /// # Errors
+    /// [`SimError::Input`] when the node does not exist or the run is over.
+    pub fn fail_node(
+        &mut self,
+        node: drydock_core::NodeId,
+        repair: Option<SimDuration>,
+    ) -> Result<(), SimError> {
+        if self.finished {
+            return Err(SimError::Input("the run is over".to_string()));
+        }
+        let after_events = self.events();
+        let Some(mut b) = self.world.get_resource_mut::<engine::SimBox>() else {
+            return Err(SimError::Input("no simulation state".to_string()));
+        };
+        let st = &mut *b.0;
+        if node.0 as usize >= st.cluster.nodes.len() {
+            return Err(SimError::Input(format!("no node with id {}", node.0)));
+        }
+        let at = st.queue.now();
+        st.queue.push(
+            at,
+            engine::Event::NodeFailed {
+                node,
+                cause: model::FailureCause::Node,
+                repair,
+            },
+        )?;
+        self.injected.push(InjectedFailure {
+            after_events,
+            at,
+            node,
+            repair,
+        });
+        Ok(())
+    }
+
+    /// The failures injected so far, in order.
+    pub fn injected(&self) -> &[InjectedFailure] {
+        &self.injected
     }
 
     /// The seed in use.
@@ -236,5 +326,58 @@ impl Simulation {
     /// The ECS world (read-only), for front ends and tests.
     pub fn world(&self) -> &World {
         &self.world
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary_json(sim: &Simulation) -> String {
+        serde_json::to_string(&sim.summary()).expect("serialises")
+    }
+
+    #[test]
+    fn replay_should_reproduce_a_run_with_injected_failures() {
+        let scenario = drydock_scenarios::load_named_or_path("default").expect("built-in");
+        let mut a = Simulation::new(&scenario, None, None).expect("valid");
+        a.run_batch(u64::MAX, SimTime(SimDuration::from_secs(3600).0))
+            .expect("runs");
+        a.step().expect("steps");
+        a.fail_node(drydock_core::NodeId(0), Some(SimDuration::from_mins(30)))
+            .expect("injects");
+        a.run_batch(u64::MAX, SimTime(SimDuration::from_secs(5 * 3600).0))
+            .expect("runs");
+        let injected = a.injected().to_vec();
+        assert_eq!(injected.len(), 1);
+        let mut b = Simulation::replay(
+            &scenario,
+            None,
+            None,
+            &injected,
+            SimTime(SimDuration::from_secs(7200).0),
+        )
+        .expect("replays");
+        assert_eq!(b.injected(), &injected[..]);
+        a.run(|_| {}).expect("runs");
+        b.run(|_| {}).expect("runs");
+        assert_eq!(summary_json(&a), summary_json(&b));
+        let plain = {
+            let mut p = Simulation::new(&scenario, None, None).expect("valid");
+            p.run(|_| {}).expect("runs");
+            summary_json(&p)
+        };
+        assert_ne!(
+            plain,
+            summary_json(&a),
+            "the injected failure changes the run"
+        );
+    }
+
+    #[test]
+    fn fail_node_should_reject_an_unknown_node() {
+        let scenario = drydock_scenarios::load_named_or_path("default").expect("built-in");
+        let mut sim = Simulation::new(&scenario, None, None).expect("valid");
+        assert!(sim.fail_node(drydock_core::NodeId(999), None).is_err());
     }
 }

@@ -71,16 +71,18 @@ pub struct Args {
     pub metrics_start: i64,
 }
 
-/// Runs the scenario, prints the report with its checks and writes the requested files.
+/// Loads a scenario by built-in name or path (default: `default`) with `--set` overrides,
+/// with the same checks and messages for every subcommand that runs one.
 ///
 /// # Errors
-/// Input errors (exit code 2) for a bad scenario, data directory or output path; run and I/O
-/// errors (exit code 1); [`ChecksFailed`] (exit code 3) when an expectation failed, after
-/// every output was written.
-pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
-    let name = args.scenario.as_deref().unwrap_or("default");
-    let overrides = args
-        .set
+/// Input errors (exit code 2): a bad override, `--set seed=...`, a path given twice, or a
+/// scenario that does not load.
+pub fn load_scenario(
+    scenario: Option<&str>,
+    set: &[String],
+) -> anyhow::Result<drydock_scenarios::Scenario> {
+    let name = scenario.unwrap_or("default");
+    let overrides = set
         .iter()
         .map(|s| drydock_scenarios::Override::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
@@ -104,7 +106,17 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
             .into());
         }
     }
-    let scenario = drydock_scenarios::load_with_overrides(name, &overrides)?;
+    Ok(drydock_scenarios::load_with_overrides(name, &overrides)?)
+}
+
+/// Runs the scenario, prints the report with its checks and writes the requested files.
+///
+/// # Errors
+/// Input errors (exit code 2) for a bad scenario, data directory or output path; run and I/O
+/// errors (exit code 1); [`ChecksFailed`] (exit code 3) when an expectation failed, after
+/// every output was written.
+pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
+    let scenario = load_scenario(args.scenario.as_deref(), &args.set)?;
     let data_dir = super::resolve_data_dir(args.data_dir.as_deref(), &scenario)?;
     if let Some(out) = &args.out {
         super::check_out_dir(out, args.force)?;

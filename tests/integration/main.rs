@@ -7,3 +7,4 @@ mod experiment;
 mod gate;
 mod golden;
 mod sweep;
+mod tui;
