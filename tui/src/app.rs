@@ -129,6 +129,10 @@ pub struct App {
     pub help: bool,
     /// The `g` prompt and its text, while open.
     pub prompt: Option<String>,
+    /// The `/` prompt and its text, while open.
+    pub filter_prompt: Option<String>,
+    /// The event-log filter in force: only lines containing it (ignoring case) are shown.
+    pub filter: Option<String>,
     /// A one-line status message.
     pub status: String,
     /// Terminal size.
@@ -156,6 +160,8 @@ impl App {
             log_scroll: 0,
             help: false,
             prompt: None,
+            filter_prompt: None,
+            filter: None,
             status: "paused: Space to play, ? for help".to_string(),
             size: (80, 24),
             quit: false,

@@ -52,6 +52,32 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Command> {
         app.quit = true;
         return Some(Command::Quit);
     }
+    if let Some(text) = app.filter_prompt.as_mut() {
+        match k.code {
+            KeyCode::Esc => {
+                app.filter_prompt = None;
+                app.status = "filter unchanged".to_string();
+            }
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char(c) if text.chars().count() < 40 => text.push(c),
+            KeyCode::Enter => {
+                let input = app.filter_prompt.take().unwrap_or_default();
+                let input = input.trim().to_string();
+                app.log_scroll = 0;
+                if input.is_empty() {
+                    app.filter = None;
+                    app.status = "event filter cleared".to_string();
+                } else {
+                    app.status = format!("events filtered by `{input}` (/ then Enter clears)");
+                    app.filter = Some(input);
+                }
+            }
+            _ => {}
+        }
+        return None;
+    }
     if let Some(text) = app.prompt.as_mut() {
         match k.code {
             KeyCode::Esc => {
@@ -123,6 +149,10 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Command> {
         }
         KeyCode::Char('g') => {
             app.prompt = Some(String::new());
+            None
+        }
+        KeyCode::Char('/') => {
+            app.filter_prompt = Some(app.filter.clone().unwrap_or_default());
             None
         }
         KeyCode::Char('b') => {

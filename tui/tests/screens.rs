@@ -105,3 +105,32 @@ fn ab_view_shows_both_runs_side_by_side() {
     app.label_b = "scheduler.policy=fgd".to_string();
     insta::assert_snapshot!("ab_t2h10m_120x40", render(&app, 120, 40).backend());
 }
+
+/// The event log shows only the lines matching the `/` filter, and says so in its title.
+#[test]
+fn events_pane_shows_only_lines_matching_the_filter() {
+    let mut app = drydock_tui::app::App::new(drydock_tui::snapshot::Snapshot {
+        scenario: "f".into(),
+        log: vec![
+            drydock_tui::snapshot::LogLine {
+                at: drydock_core::SimTime(1_000_000),
+                text: "node a100-1 failed".into(),
+            },
+            drydock_tui::snapshot::LogLine {
+                at: drydock_core::SimTime(2_000_000),
+                text: "job x completed".into(),
+            },
+        ],
+        ..Default::default()
+    });
+    app.filter = Some("FAILED".into());
+    let backend = ratatui::backend::TestBackend::new(120, 40);
+    let mut terminal = ratatui::Terminal::new(backend).expect("terminal");
+    terminal
+        .draw(|f| drydock_tui::view::draw(f, &app))
+        .expect("draw");
+    let screen = format!("{:?}", terminal.backend().buffer());
+    assert!(screen.contains("Events matching `FAILED`"), "{screen}");
+    assert!(screen.contains("a100-1 failed"));
+    assert!(!screen.contains("job x completed"));
+}

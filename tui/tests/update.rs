@@ -305,3 +305,32 @@ fn a_compared_snapshot_should_be_kept_beside_the_main_one() {
     assert_eq!(app.snap_b.as_ref().map(|s| s.nodes.len()), Some(3));
     assert_eq!(app.snap.nodes.len(), 2);
 }
+
+#[test]
+fn slash_should_filter_the_event_log_and_an_empty_filter_should_clear_it() {
+    let mut app = App::new(snap(1, 2));
+    assert_eq!(ch(&mut app, '/'), None);
+    assert_eq!(app.filter_prompt.as_deref(), Some(""));
+    // Typing goes to the prompt, not to the key bindings ('q' must not quit).
+    for c in "a100-1 q".chars() {
+        ch(&mut app, c);
+    }
+    assert!(!app.quit);
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.filter.as_deref(), Some("a100-1"));
+    assert!(app.filter_prompt.is_none());
+    // `/` reopens the prompt with the filter in force; Esc keeps it.
+    ch(&mut app, '/');
+    assert_eq!(app.filter_prompt.as_deref(), Some("a100-1"));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.filter.as_deref(), Some("a100-1"));
+    // An empty filter clears it.
+    ch(&mut app, '/');
+    for _ in 0..6 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.filter, None);
+}

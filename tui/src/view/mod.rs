@@ -106,8 +106,8 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
-    let line = match &app.prompt {
-        Some(text) => Line::from(vec![
+    let line = match (&app.prompt, &app.filter_prompt) {
+        (Some(text), _) => Line::from(vec![
             Span::styled(" jump to time: ", Style::new().fg(Color::Yellow)),
             Span::raw(format!("{text}_")),
             Span::styled(
@@ -115,7 +115,15 @@ fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
                 Style::new().fg(Color::DarkGray),
             ),
         ]),
-        None => Line::from(vec![
+        (None, Some(text)) => Line::from(vec![
+            Span::styled(" filter events: ", Style::new().fg(Color::Yellow)),
+            Span::raw(format!("{text}_")),
+            Span::styled(
+                "  (text to match; empty clears; Enter apply, Esc cancel)",
+                Style::new().fg(Color::DarkGray),
+            ),
+        ]),
+        (None, None) => Line::from(vec![
             Span::raw(format!(" {}", app.status)),
             Span::styled("   ? help  q quit", Style::new().fg(Color::DarkGray)),
         ]),
@@ -223,20 +231,38 @@ fn draw_jobs(frame: &mut Frame, app: &App, s: &Snapshot, label: &str, area: Rect
 
 fn draw_events(frame: &mut Frame, app: &App, area: Rect) {
     let s = &app.snap;
-    let block = pane_block(app, Pane::Events, "Events".to_string());
+    let title = match &app.filter {
+        Some(f) => format!("Events matching `{f}`"),
+        None => "Events".to_string(),
+    };
+    let block = pane_block(app, Pane::Events, title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let height = inner.height as usize;
-    let end = s.log.len().saturating_sub(app.log_scroll);
+    let needle = app.filter.as_ref().map(|f| f.to_lowercase());
+    let shown: Vec<&crate::snapshot::LogLine> = s
+        .log
+        .iter()
+        .filter(|l| {
+            needle
+                .as_ref()
+                .is_none_or(|n| l.text.to_lowercase().contains(n))
+        })
+        .collect();
+    let end = shown.len().saturating_sub(app.log_scroll);
     let start = end.saturating_sub(height);
     let mut lines = Vec::new();
-    if s.log.is_empty() {
+    if shown.is_empty() {
         lines.push(Line::styled(
-            "no events yet",
+            if s.log.is_empty() {
+                "no events yet"
+            } else {
+                "no event matches the filter"
+            },
             Style::new().fg(Color::DarkGray),
         ));
     }
-    for l in &s.log[start..end] {
+    for l in &shown[start..end] {
         let color = if l.text.contains("failed")
             || l.text.contains("NotReady")
             || l.text.contains("evicted")
@@ -260,12 +286,13 @@ fn draw_events(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 /// The keys, for the help overlay and the README.
-pub const KEYS: [(&str, &str); 14] = [
+pub const KEYS: [(&str, &str); 15] = [
     ("Space", "play / pause"),
     ("+ / -", "speed: 1x real time .. 100kx, max"),
     (".", "step one event"),
     ("g", "jump to a time (like 2h30m)"),
     ("b", "back 30 minutes (replays from the start)"),
+    ("/", "filter the event log (empty clears)"),
     ("f", "fail the selected node (repaired after 1h)"),
     ("Tab", "next pane"),
     ("Up/Down", "select a node / scroll the pane"),
