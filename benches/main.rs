@@ -9,5 +9,12 @@ mod event_queue;
 mod stress;
 #[path = "main/traces.rs"]
 mod traces;
+#[path = "main/tui_render.rs"]
+mod tui_render;
 
-criterion_main!(event_queue::benches, stress::benches, traces::benches);
+criterion_main!(
+    event_queue::benches,
+    stress::benches,
+    traces::benches,
+    tui_render::benches
+);
