@@ -890,3 +890,29 @@ fn preempt_leaves_the_cluster_exactly_as_it_was() {
     assert_eq!(preemption.nominated, vec![NodeId(0)]);
     assert_eq!(c, before);
 }
+
+/// The reason shown for a waiting pod prefers a resource shortage over the nodes that could
+/// never hold it (wrong model, selector, taint), however many of those there are.
+#[test]
+fn main_reason_prefers_resource_shortages() {
+    use drydock_core::{Unfit, Unschedulable};
+    let u = Unschedulable {
+        nodes: 10,
+        reasons: [(Unfit::GpuModel, 6), (Unfit::Gpu, 4)]
+            .into_iter()
+            .collect(),
+        placed: 0,
+        gang_size: 1,
+    };
+    assert_eq!(u.main_reason(), Some(Unfit::Gpu));
+    let u = Unschedulable {
+        nodes: 10,
+        reasons: [(Unfit::GpuModel, 6), (Unfit::Taint, 4)]
+            .into_iter()
+            .collect(),
+        placed: 0,
+        gang_size: 1,
+    };
+    assert_eq!(u.main_reason(), Some(Unfit::GpuModel));
+    assert_eq!(Unschedulable::default().main_reason(), None);
+}

@@ -922,7 +922,7 @@ fn unbind_all(world: &mut World, st: &mut SimState, j: u32, now: SimTime) {
 fn scheduling_cycle(world: &mut World, st: &mut SimState, now: SimTime) -> Result<(), SimError> {
     let queue: Vec<(Reverse<i32>, SimTime, u32)> = st.pending.iter().copied().collect();
     // Shapes that already failed this cycle: identical gangs will fail too.
-    let mut failed_shapes: Vec<(SpecId, SpecId, u32)> = Vec::new();
+    let mut failed_shapes: Vec<((SpecId, SpecId, u32), Option<drydock_core::Unfit>)> = Vec::new();
     let hold_partial = st.config.gang_mode == GangMode::PermitWait;
     // Nominated nodes of preemptors: lower-priority pods may not take them while the
     // preemptor waits for its victims (kube-scheduler's nominated-pod accounting,
@@ -960,7 +960,14 @@ fn scheduling_cycle(world: &mut World, st: &mut SimState, now: SimTime) -> Resul
             continue;
         }
         let shape = (job.spec, job.last_spec, job.workers);
-        if phase == Phase::Pending && failed_shapes.contains(&shape) && !job.one_attempt {
+        if phase == Phase::Pending
+            && !job.one_attempt
+            && let Some(&(_, reason)) = failed_shapes.iter().find(|(s, _)| *s == shape)
+        {
+            // An identical gang just failed: this one would too, for the same reason.
+            if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+                s.last_unschedulable = reason;
+            }
             continue;
         }
         let bound: Vec<bool> = world
@@ -1050,7 +1057,7 @@ fn scheduling_cycle(world: &mut World, st: &mut SimState, now: SimTime) -> Resul
                     continue;
                 }
                 if phase == Phase::Pending {
-                    failed_shapes.push(shape);
+                    failed_shapes.push((shape, u.main_reason()));
                 }
                 if st.config.preemption && awaiting == 0 && phase == Phase::Pending {
                     let lower_bound = st

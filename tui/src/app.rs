@@ -61,6 +61,8 @@ pub enum Message {
     SnapshotB(Box<Snapshot>),
     /// The simulation reported an error.
     SimError(String),
+    /// The left mouse button was pressed at (column, row) of the screen.
+    Click(u16, u16),
     /// The terminal was resized.
     Resize(u16, u16),
     /// Time to redraw.

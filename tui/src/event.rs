@@ -31,6 +31,11 @@ pub fn run_loop(
                 match event::read()? {
                     Event::Key(k) => msgs.push(Message::Key(k)),
                     Event::Resize(w, h) => msgs.push(Message::Resize(w, h)),
+                    Event::Mouse(m)
+                        if m.kind == event::MouseEventKind::Down(event::MouseButton::Left) =>
+                    {
+                        msgs.push(Message::Click(m.column, m.row));
+                    }
                     _ => {}
                 }
                 if !event::poll(Duration::ZERO)? {

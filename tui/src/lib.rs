@@ -45,7 +45,21 @@ pub fn run(driver: Driver, compare: Option<Compare>) -> io::Result<()> {
     let (to_ui, from_sim) = std::sync::mpsc::channel();
     let (to_sim, handle) = sim_thread::spawn(driver, b, to_ui);
     let mut terminal = ratatui::init();
+    // Mouse clicks select nodes and panes. ratatui's panic hook restores raw mode and the
+    // screen but not mouse capture, so a hook in front of it turns capture off first.
+    let ratatui_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = ratatui::crossterm::execute!(
+            io::stdout(),
+            ratatui::crossterm::event::DisableMouseCapture
+        );
+        ratatui_hook(info);
+    }));
+    let _ =
+        ratatui::crossterm::execute!(io::stdout(), ratatui::crossterm::event::EnableMouseCapture);
     let result = event::run_loop(&mut terminal, &mut app, &from_sim, &to_sim);
+    let _ =
+        ratatui::crossterm::execute!(io::stdout(), ratatui::crossterm::event::DisableMouseCapture);
     ratatui::restore();
     let _ = to_sim.send(app::SimCommand::Quit);
     drop(from_sim);

@@ -31,7 +31,52 @@ pub fn update(app: &mut App, msg: Message) -> Option<Command> {
             app.size = (w, h);
             None
         }
+        Message::Click(col, row) => {
+            click(app, col, row);
+            None
+        }
         Message::Tick => None,
+    }
+}
+
+/// A left click: focuses the pane under the pointer and, in the cluster pane, selects the
+/// pool or node on that row. Ignored while a prompt or the help is open, and in the A/B view.
+fn click(app: &mut App, col: u16, row: u16) {
+    if app.help || app.prompt.is_some() || app.filter_prompt.is_some() || app.snap_b.is_some() {
+        return;
+    }
+    let areas = crate::view::pane_areas(crate::view::body_area(app.size.0, app.size.1));
+    let inside = |r: ratatui::layout::Rect| {
+        col >= r.x && col < r.x + r.width && row >= r.y && row < r.y + r.height
+    };
+    let panes = [
+        (Pane::Cluster, areas.cluster),
+        (Pane::Queue, areas.queue),
+        (Pane::Jobs, areas.jobs),
+        (Pane::Events, areas.events),
+    ];
+    let Some(&(pane, area)) = panes.iter().find(|(_, r)| inside(*r)) else {
+        return;
+    };
+    app.focus = pane;
+    if pane != Pane::Cluster || row <= area.y || row + 1 >= area.y + area.height {
+        return; // not a list row (border)
+    }
+    let r = (row - area.y - 1) as usize;
+    if app.listing_pools() {
+        if r < app.snap.pools.len() {
+            app.pool_sel = r;
+        }
+        return;
+    }
+    let len = app.listed_nodes().len();
+    let height = area.height.saturating_sub(2) as usize;
+    let idx = crate::view::window(len, app.node_sel, height).start + r;
+    if idx < len {
+        app.node_sel = idx;
+        if let Some(n) = app.selected_node().and_then(|i| app.snap.nodes.get(i)) {
+            app.status = format!("selected {}: f fails it", n.name);
+        }
     }
 }
 

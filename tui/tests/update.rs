@@ -334,3 +334,28 @@ fn slash_should_filter_the_event_log_and_an_empty_filter_should_clear_it() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.filter, None);
 }
+
+#[test]
+fn a_click_should_focus_the_pane_and_select_the_node_on_that_row() {
+    let mut app = App::new(snap(2, 4));
+    app.size = (120, 40);
+    // Body: rows 1..39; left half: columns 0..60; cluster pane: the top 55 % of the body, its
+    // border on row 1, node rows from row 2.
+    update(&mut app, Message::Click(10, 5));
+    assert_eq!(app.focus, Pane::Cluster);
+    assert_eq!(app.node_sel, 3);
+    assert_eq!(app.selected_node(), Some(3));
+    // A click on the border row selects nothing new.
+    update(&mut app, Message::Click(10, 1));
+    assert_eq!(app.node_sel, 3);
+    // The right half, lower part: the events pane.
+    update(&mut app, Message::Click(100, 35));
+    assert_eq!(app.focus, Pane::Events);
+    // Below the last node nothing changes.
+    update(&mut app, Message::Click(10, 15));
+    assert_eq!(app.node_sel, 3);
+    // Clicks are ignored while the help is open.
+    app.help = true;
+    update(&mut app, Message::Click(10, 2));
+    assert_eq!(app.node_sel, 3);
+}

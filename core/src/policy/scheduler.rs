@@ -292,12 +292,20 @@ impl std::fmt::Display for Unschedulable {
 }
 
 impl Unschedulable {
-    /// The most frequent rejection reason, for summaries ("insufficient nvidia.com/gpu").
+    /// The reason to show when one is wanted ("Insufficient nvidia.com/gpu"): the most
+    /// frequent resource shortage (cpu, memory, GPU) if any node lacked resources, since the
+    /// nodes rejected for their labels, model or taints could never hold the pod anyway; else
+    /// the most frequent reason. Ties go to the reason declared first.
     pub fn main_reason(&self) -> Option<Unfit> {
-        self.reasons
-            .iter()
-            .max_by_key(|(r, c)| (**c, std::cmp::Reverse(**r)))
-            .map(|(r, _)| *r)
+        let resource = |r: &Unfit| matches!(r, Unfit::Cpu | Unfit::Memory | Unfit::Gpu);
+        let pick = |only_resources: bool| {
+            self.reasons
+                .iter()
+                .filter(|(r, _)| !only_resources || resource(r))
+                .max_by_key(|(r, c)| (**c, std::cmp::Reverse(**r)))
+                .map(|(r, _)| *r)
+        };
+        pick(true).or_else(|| pick(false))
     }
 }
 

@@ -41,12 +41,12 @@ pub fn draw(frame: &mut Frame, app: &App) {
         }
         return;
     }
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
-    let [cluster_area, queue_area] =
-        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(left);
-    let [jobs_area, events_area] =
-        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(right);
+    let PaneAreas {
+        cluster: cluster_area,
+        queue: queue_area,
+        jobs: jobs_area,
+        events: events_area,
+    } = pane_areas(body);
     cluster::draw(frame, app, &app.snap, "", cluster_area);
     draw_queue(frame, app, queue_area);
     draw_jobs(frame, app, &app.snap, "", jobs_area);
@@ -54,6 +54,41 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if app.help {
         draw_help(frame, frame.area());
     }
+}
+
+/// Where the four panes of the single-run view are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaneAreas {
+    /// Cluster pane.
+    pub cluster: Rect,
+    /// Queue pane.
+    pub queue: Rect,
+    /// Jobs pane.
+    pub jobs: Rect,
+    /// Events pane.
+    pub events: Rect,
+}
+
+/// The single-run view's pane layout inside `body` (the screen less header and footer); the
+/// same function places the panes for drawing and for mouse clicks.
+pub fn pane_areas(body: Rect) -> PaneAreas {
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
+    let [cluster, queue] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(left);
+    let [jobs, events] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(right);
+    PaneAreas {
+        cluster,
+        queue,
+        jobs,
+        events,
+    }
+}
+
+/// The body of a `width` × `height` screen: everything but the header and footer rows.
+pub fn body_area(width: u16, height: u16) -> Rect {
+    Rect::new(0, 1, width, height.saturating_sub(2))
 }
 
 /// A pane's block, highlighted when focused.
@@ -294,8 +329,8 @@ pub const KEYS: [(&str, &str); 15] = [
     ("b", "back 30 minutes (replays from the start)"),
     ("/", "filter the event log (empty clears)"),
     ("f", "fail the selected node (repaired after 1h)"),
-    ("Tab", "next pane"),
-    ("Up/Down", "select a node / scroll the pane"),
+    ("Tab, click", "next pane / focus the clicked pane"),
+    ("Up/Down", "select a node (or click it) / scroll"),
     ("Enter", "list a pool's nodes (large clusters)"),
     ("Esc", "back to the pools"),
     ("?", "this help"),
