@@ -559,6 +559,17 @@ pub fn state(world: &World) -> Option<&SimState> {
     world.get_resource::<SimBox>().map(|b| &*b.0)
 }
 
+/// The jobs with a pod bound to `node`, each once, in job order.
+fn jobs_on(cluster: &Cluster, node: NodeId) -> Vec<u32> {
+    let mut jobs: Vec<u32> = cluster
+        .node(node)
+        .map(|n| n.pods.iter().map(|b| job_of(b.pod)).collect())
+        .unwrap_or_default();
+    jobs.sort_unstable();
+    jobs.dedup();
+    jobs
+}
+
 /// Pod id of worker `w` of job `j`: the job index in the high bits.
 pub fn pod_id(job: u32, worker: u32) -> PodId {
     PodId(((job as u64) << 16) | worker as u64)
@@ -751,18 +762,13 @@ fn handle(world: &mut World, st: &mut SimState, now: SimTime, ev: Event) -> Resu
                 value: String::new(),
                 effect: TaintEffect::NoExecute,
             };
-            let mut victims: Vec<u32> = st.cluster.nodes[node.0 as usize]
-                .pods
-                .iter()
-                .filter(|b| {
-                    let j = job_of(b.pod);
-                    let job = job(world, st, j);
-                    let spec = &st.specs[job.spec.0 as usize];
+            let victims: Vec<u32> = jobs_on(&st.cluster, node)
+                .into_iter()
+                .filter(|&j| {
+                    let spec = &st.specs[job(world, st, j).spec.0 as usize];
                     !spec.tolerations.iter().any(|t| t.tolerates(&noexec))
                 })
-                .map(|b| job_of(b.pod))
                 .collect();
-            victims.dedup();
             for j in victims {
                 fail_and_restart(world, st, j, now)?;
             }
@@ -1232,14 +1238,7 @@ fn node_failed(
     h.epoch += 1;
     h.down_since = Some(now);
     let epoch = h.epoch;
-    let mut jobs: Vec<u32> = st.cluster.nodes[i]
-        .pods
-        .iter()
-        .map(|b| job_of(b.pod))
-        .collect();
-    jobs.sort_unstable();
-    jobs.dedup();
-    for j in jobs {
+    for j in jobs_on(&st.cluster, node) {
         let jb = job(world, st, j);
         let e = st.jobs[j as usize];
         let Some(mut s) = world.get_mut::<JobStatus>(e) else {
@@ -1313,22 +1312,13 @@ fn fail_and_restart(
         st.metrics.lost_work_gpu_us += lost as u128 * jb.gpu_milli as u128 / 1000;
         s.done = SimDuration(s.done.0 + saved);
     }
-    st.metrics.idle_held_gpu_us += now.since(stalled_at).0 as u128 * jb.gpu_milli as u128 / 1000;
     unbind_all(world, st, j, now);
     st.cluster_changes += 1;
     let Some(mut s) = world.get_mut::<JobStatus>(e) else {
         return Ok(());
     };
-    s.stalled_at = None;
     s.generation += 1;
-    s.restarts += 1;
-    s.last_stop_preempted = false;
-    st.metrics.restarts += 1;
-    if s.restarts > jb.backoff_limit {
-        s.phase = Phase::Failed;
-        s.fail_reason = Some(FailReason::BackoffLimitExceeded);
-        s.finished = Some(now);
-        st.metrics.job_failed(&jb, &s);
+    if book_restart(&mut s, &mut st.metrics, &jb, stalled_at, now) {
         return Ok(());
     }
     let delay = restart_backoff(s.restarts);
@@ -1343,6 +1333,31 @@ fn fail_and_restart(
         )?;
     }
     Ok(())
+}
+
+/// Books a restart after a failure: the GPUs the gang held idle since it stalled, one more
+/// restart against `backoffLimit`, and, past the limit, the job's failure. Returns true when
+/// the job failed.
+fn book_restart(
+    s: &mut JobStatus,
+    metrics: &mut Metrics,
+    jb: &Job,
+    stalled_at: SimTime,
+    now: SimTime,
+) -> bool {
+    metrics.idle_held_gpu_us += now.since(stalled_at).0 as u128 * jb.gpu_milli as u128 / 1000;
+    s.stalled_at = None;
+    s.restarts += 1;
+    s.last_stop_preempted = false;
+    metrics.restarts += 1;
+    if s.restarts <= jb.backoff_limit {
+        return false;
+    }
+    s.phase = Phase::Failed;
+    s.fail_reason = Some(FailReason::BackoffLimitExceeded);
+    s.finished = Some(now);
+    metrics.job_failed(jb, s);
+    true
 }
 
 fn node_repaired(
@@ -1367,14 +1382,7 @@ fn node_repaired(
     st.cluster_changes += 1;
     // Stalled jobs whose pods were never evicted restart in place (the kubelet restarts the
     // containers; the gang re-rendezvouses from its checkpoint) once all their nodes are up.
-    let mut jobs: Vec<u32> = st.cluster.nodes[i]
-        .pods
-        .iter()
-        .map(|b| job_of(b.pod))
-        .collect();
-    jobs.sort_unstable();
-    jobs.dedup();
-    for j in jobs {
+    for j in jobs_on(&st.cluster, node) {
         let jb = job(world, st, j);
         let e = st.jobs[j as usize];
         let (stalled, all_up, stalled_at) = match world.get::<JobStatus>(e) {
@@ -1400,25 +1408,13 @@ fn node_repaired(
             enqueue(world, st, j, now);
             continue;
         }
-        st.metrics.idle_held_gpu_us +=
-            now.since(stalled_at).0 as u128 * jb.gpu_milli as u128 / 1000;
-        let over = if let Some(mut s) = world.get_mut::<JobStatus>(e) {
-            s.stalled_at = None;
-            s.restarts += 1;
-            s.last_stop_preempted = false;
-            st.metrics.restarts += 1;
-            s.restarts > jb.backoff_limit
-        } else {
-            false
-        };
-        if over {
+        let failed = world
+            .get_mut::<JobStatus>(e)
+            .is_some_and(|mut s| book_restart(&mut s, &mut st.metrics, &jb, stalled_at, now));
+        if failed {
             unbind_all(world, st, j, now);
             if let Some(mut s) = world.get_mut::<JobStatus>(e) {
-                s.phase = Phase::Failed;
-                s.fail_reason = Some(FailReason::BackoffLimitExceeded);
-                s.finished = Some(now);
                 s.generation += 1;
-                st.metrics.job_failed(&jb, &s);
             }
         } else {
             start_job(world, st, j, now)?;
