@@ -956,9 +956,9 @@ fn scheduling_cycle(world: &mut World, st: &mut SimState, now: SimTime) -> Resul
             }
         }
         let e = st.jobs[j as usize];
-        let (phase, awaiting) = match world.get::<JobStatus>(e) {
+        let (phase, awaiting, last_reason) = match world.get::<JobStatus>(e) {
             Some(s) if s.parked_at == Some(st.cluster_changes) => continue,
-            Some(s) => (s.phase, s.awaiting_victims),
+            Some(s) => (s.phase, s.awaiting_victims, s.last_unschedulable),
             None => continue,
         };
         if !matches!(phase, Phase::Pending | Phase::Holding) {
@@ -971,7 +971,9 @@ fn scheduling_cycle(world: &mut World, st: &mut SimState, now: SimTime) -> Resul
             && let Some(&(_, reason)) = failed_shapes.iter().find(|(s, _)| *s == shape)
         {
             // An identical gang just failed: this one would too, for the same reason.
-            if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+            if last_reason != reason
+                && let Some(mut s) = world.get_mut::<JobStatus>(e)
+            {
                 s.last_unschedulable = reason;
             }
             continue;
