@@ -1,0 +1,4 @@
+//! drydock's real-cluster mode (kubernetes-semantics.md and `real-cluster.md` in the design
+//! notes): a local Kubernetes control plane built from upstream Go modules
+//! (`real-cluster/controlplane/`), a fake kubelet serving fake GPU nodes, and the driver that runs
+//! `drydock-core`'s scheduler and autoscalers against a real API server through kube-rs.
