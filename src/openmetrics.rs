@@ -139,6 +139,12 @@ fn families() -> Vec<Family> {
             "Nodes taken down by failures of any cause (host, GPU, pool or zone outage).",
             Counter(|s| s.node_outages as f64),
         ),
+        f(
+            "drydock_nodes",
+            None,
+            "Nodes billed (provisioning, Ready or down), over all pools.",
+            Gauge(|s| s.nodes as f64),
+        ),
     ]
 }
 
@@ -206,13 +212,6 @@ pub fn write(
         }
     }
 
-    // Cost accrues at the cluster's price per hour (every node is billed for the whole run).
-    let rate: f64 = summary
-        .cost
-        .pools
-        .iter()
-        .map(|p| p.nodes as f64 * p.price_per_node_hour)
-        .sum();
     family_header(
         out,
         "drydock_cost_dollars",
@@ -221,8 +220,13 @@ pub fn write(
         "Cost of the cluster's nodes so far (node-hours times the pool's price).",
     )?;
     for (ms, s) in &points {
-        let cost = rate * s.time_s / 3600.0;
-        sample_line(out, "drydock_cost_dollars_total", &labels, cost, *ms)?;
+        sample_line(
+            out,
+            "drydock_cost_dollars_total",
+            &labels,
+            s.cost_dollars,
+            *ms,
+        )?;
     }
 
     // Duration histograms from the per-job table, observed when the job completes (JCT) or
@@ -589,6 +593,8 @@ mod tests {
             restarts: 0,
             preemptions: 0,
             node_outages: 0,
+            nodes: 0,
+            cost_dollars: 0.0,
         }
     }
 

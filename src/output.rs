@@ -197,13 +197,17 @@ pub fn table(s: &Summary, scenario: &Scenario) -> String {
     for p in &c.pools {
         row(
             &format!("  {}", p.pool),
-            format!(
-                "{} nodes x {:.1} h x ${:.2} = ${:.2}",
-                p.nodes,
-                p.node_hours / p.nodes.max(1) as f64,
-                p.price_per_node_hour,
-                p.cost
-            ),
+            if p.peak_nodes == p.nodes {
+                format!(
+                    "{} nodes, {:.1} node-h x ${:.2} = ${:.2}",
+                    p.nodes, p.node_hours, p.price_per_node_hour, p.cost
+                )
+            } else {
+                format!(
+                    "{} nodes at the end (peak {}), {:.1} node-h x ${:.2} = ${:.2}",
+                    p.nodes, p.peak_nodes, p.node_hours, p.price_per_node_hour, p.cost
+                )
+            },
         );
     }
     let _ = writeln!(o);

@@ -42,6 +42,26 @@ pub struct Sample {
     /// Nodes taken down by failures of any cause so far: host, GPU, pool or zone outage
     /// (cumulative).
     pub node_outages: u64,
+    /// Nodes billed now over all pools (provisioning, Ready or down).
+    pub nodes: u64,
+    /// Dollars spent so far: node-hours times each pool's price (cumulative).
+    pub cost_dollars: f64,
+}
+
+/// Node time of one pool: nodes that exist now (provisioning, Ready or down; billed from the
+/// cloud request until deletion) and the node-time integral.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PoolMeter {
+    /// Pool name.
+    pub name: String,
+    /// Nodes billed now.
+    pub nodes: u64,
+    /// Most nodes billed at once.
+    pub peak_nodes: u64,
+    /// ∫ nodes dt, in node·µs.
+    pub node_us: u128,
+    /// Dollars per node-hour.
+    pub price_per_node_hour: f64,
 }
 
 /// Counters and accumulators updated by the engine.
@@ -49,8 +69,11 @@ pub struct Sample {
 pub struct Metrics {
     /// Total GPU capacity in milli-GPU.
     pub capacity_milli: u64,
-    /// GPU capacity per pool in milli-GPU and node counts, for cost.
-    pub pools: Vec<(String, u64, f64)>,
+    /// ∫ GPU capacity dt, in milli-GPU·µs (capacity changes as the Cluster Autoscaler adds and
+    /// removes nodes).
+    pub capacity_area: u128,
+    /// Node time per pool, for node-hours and cost.
+    pub pools: Vec<PoolMeter>,
     /// Allocated milli-GPU now.
     pub alloc_milli: u64,
     /// Peak allocated milli-GPU.
@@ -117,14 +140,19 @@ pub struct Metrics {
 impl Metrics {
     /// Empty metrics for `cluster`.
     pub fn new(cluster: &Cluster) -> Self {
-        let mut pools: Vec<(String, u64, f64)> = cluster
+        let mut pools: Vec<PoolMeter> = cluster
             .pools
             .iter()
-            .map(|p| (p.name.clone(), 0, p.price_per_node_hour))
+            .map(|p| PoolMeter {
+                name: p.name.clone(),
+                price_per_node_hour: p.price_per_node_hour,
+                ..Default::default()
+            })
             .collect();
         for n in &cluster.nodes {
             if let Some(p) = pools.get_mut(n.pool.0 as usize) {
-                p.1 += 1;
+                p.nodes += 1;
+                p.peak_nodes = p.nodes;
             }
         }
         Metrics {
@@ -141,8 +169,37 @@ impl Metrics {
 
     fn advance(&mut self, now: SimTime) {
         let dt = now.0.saturating_sub(self.last_change.0);
-        self.alloc_area += self.alloc_milli as u128 * dt as u128;
+        if dt > 0 {
+            self.alloc_area += self.alloc_milli as u128 * dt as u128;
+            self.capacity_area += self.capacity_milli as u128 * dt as u128;
+            for p in &mut self.pools {
+                p.node_us += p.nodes as u128 * dt as u128;
+            }
+        }
         self.last_change = self.last_change.max(now);
+    }
+
+    /// A node of `pool` starts being billed at `now` (the cloud request of a scale-up).
+    pub fn node_billed(&mut self, now: SimTime, pool: usize) {
+        self.advance(now);
+        if let Some(p) = self.pools.get_mut(pool) {
+            p.nodes += 1;
+            p.peak_nodes = p.peak_nodes.max(p.nodes);
+        }
+    }
+
+    /// A node of `pool` stops being billed at `now` (deleted, or its provisioning failed).
+    pub fn node_unbilled(&mut self, now: SimTime, pool: usize) {
+        self.advance(now);
+        if let Some(p) = self.pools.get_mut(pool) {
+            p.nodes = p.nodes.saturating_sub(1);
+        }
+    }
+
+    /// GPU capacity changes by `delta_milli` at `now` (a node registered or was deleted).
+    pub fn capacity_changed(&mut self, now: SimTime, delta_milli: i64) {
+        self.advance(now);
+        self.capacity_milli = self.capacity_milli.saturating_add_signed(delta_milli);
     }
 
     /// A pod holding `milli` GPU was bound at `now`.
@@ -236,6 +293,7 @@ impl Metrics {
         } else {
             self.alloc_milli as f64 / self.capacity_milli as f64
         };
+        self.advance(now);
         let ratio = frag.ratio();
         let failed = self.failed_backoff + self.failed_unschedulable;
         self.frag_sum += ratio;
@@ -264,6 +322,8 @@ impl Metrics {
             restarts: self.restarts,
             preemptions: self.preemptions,
             node_outages: self.failures.iter().sum(),
+            nodes: self.pools.iter().map(|p| p.nodes).sum(),
+            cost_dollars: self.cost_so_far(),
         });
     }
 
@@ -289,6 +349,14 @@ impl Metrics {
         } else {
             self.frag_sum / self.samples.len() as f64
         }
+    }
+
+    /// Dollars spent up to the last accounted instant: Σ over pools of node-hours × price.
+    pub fn cost_so_far(&self) -> f64 {
+        self.pools
+            .iter()
+            .map(|p| p.node_us as f64 / 3.6e9 * p.price_per_node_hour)
+            .sum()
     }
 
     /// Closes the books at the end of the run.

@@ -133,9 +133,12 @@ pub struct FailureReport {
 pub struct PoolCost {
     /// Pool name.
     pub pool: String,
-    /// Nodes.
+    /// Nodes at the end of the run.
     pub nodes: u64,
-    /// Node-hours.
+    /// Most nodes at once (equal to `nodes` without cluster autoscaling).
+    pub peak_nodes: u64,
+    /// Node-hours: ∫ nodes dt, nodes billed from the cloud request of a scale-up until
+    /// deletion.
     pub node_hours: f64,
     /// Dollars per node-hour.
     pub price_per_node_hour: f64,
@@ -310,8 +313,8 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
     let cap = m.capacity_milli as f64;
     let gpu = GpuReport {
         capacity: cap / 1000.0,
-        allocation_mean: if cap > 0.0 && end.0 > 0 {
-            m.alloc_area as f64 / (cap * end.0 as f64)
+        allocation_mean: if m.capacity_area > 0 {
+            m.alloc_area as f64 / m.capacity_area as f64
         } else if cap > 0.0 {
             m.alloc_milli as f64 / cap
         } else {
@@ -350,12 +353,16 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
     let pools: Vec<PoolCost> = m
         .pools
         .iter()
-        .map(|(name, nodes, price)| PoolCost {
-            pool: name.clone(),
-            nodes: *nodes,
-            node_hours: *nodes as f64 * hours,
-            price_per_node_hour: *price,
-            cost: *nodes as f64 * hours * price,
+        .map(|p| {
+            let node_hours = p.node_us as f64 / 3.6e9;
+            PoolCost {
+                pool: p.name.clone(),
+                nodes: p.nodes,
+                peak_nodes: p.peak_nodes,
+                node_hours,
+                price_per_node_hour: p.price_per_node_hour,
+                cost: node_hours * p.price_per_node_hour,
+            }
         })
         .collect();
     let total: f64 = pools.iter().map(|p| p.cost).sum();

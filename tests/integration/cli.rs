@@ -143,7 +143,7 @@ fn out_dir_receives_summary_timeseries_and_plots() {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let ts = std::fs::read_to_string(out.join("timeseries.csv")).expect("csv");
-    assert!(ts.starts_with("time_s,allocated_gpus,gpu_allocation,pending_pods,pending_jobs,running_jobs,ready_nodes,fragmentation,jobs_submitted,jobs_completed,jobs_failed,restarts,preemptions,node_outages\n"), "{ts}");
+    assert!(ts.starts_with("time_s,allocated_gpus,gpu_allocation,pending_pods,pending_jobs,running_jobs,ready_nodes,fragmentation,jobs_submitted,jobs_completed,jobs_failed,restarts,preemptions,node_outages,nodes,cost_dollars\n"), "{ts}");
     let svg = std::fs::read_to_string(out.join("allocation.svg")).expect("svg");
     assert!(svg.contains("<svg"));
 }

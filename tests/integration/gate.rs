@@ -611,6 +611,7 @@ fn openmetrics_export_follows_the_format_rules_and_matches_the_run() {
         ("drydock_job_restarts", "counter"),
         ("drydock_job_preemptions", "counter"),
         ("drydock_node_outages", "counter"),
+        ("drydock_nodes", "gauge"),
         ("drydock_cost_dollars", "counter"),
         ("drydock_job_completion_seconds", "histogram"),
         ("drydock_job_queueing_delay_seconds", "histogram"),
