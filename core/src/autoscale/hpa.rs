@@ -512,7 +512,7 @@ pub enum MetricError {
     /// "did not receive metrics for targeted pods (pods might be unready)", or the Object or
     /// External value is unavailable.
     NoMetrics,
-    /// "missing request for <resource>": some pod lacks a request for a `Utilization` metric.
+    /// "missing request for \<resource\>": some pod lacks a request for a `Utilization` metric.
     MissingRequest,
     /// The target type does not fit the metric type, or the target is not positive.
     InvalidTarget,
