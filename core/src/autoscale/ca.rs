@@ -34,7 +34,9 @@
 //!   recheck timeout and no cap on the number of non-empty candidates simulated per loop.
 //! * A destination node keeps the pods moved onto it for the rest of the loop's scale-down
 //!   simulation (upstream forks and reverts the snapshot per candidate and only drops removed
-//!   nodes from the destinations), so two candidates never count on the same free space.
+//!   nodes from the destinations), so two candidates never count on the same free space, and a
+//!   node that receives moved pods is not itself removed in the same loop. Pods are moved to
+//!   nodes that are not candidates first.
 //! * Upcoming nodes that registered but are not ready (`NotStarted`) and unregistered ones are
 //!   both given up after `max_node_provision_time` (the semantics note asks the whole boot,
 //!   driver and device-plugin sequence to fit in it, §2.4).
@@ -1016,10 +1018,23 @@ impl ClusterAutoscaler {
         // Nodes already unneeded are simulated first.
         candidates.sort_by_key(|&i| !self.unneeded_since.contains_key(&cluster.nodes[i].name));
 
+        // Destinations: ready nodes, those that are not candidates first (in id order), so
+        // that pods move to nodes that stay rather than onto other candidates.
+        let is_candidate: BTreeSet<usize> = candidates.iter().copied().collect();
+        let mut destinations: Vec<usize> = (0..cluster.nodes.len())
+            .filter(|&j| view.info(j).state == CaNodeState::Ready)
+            .collect();
+        destinations.sort_by_key(|j| is_candidate.contains(j));
+
         let mut overlay: BTreeMap<usize, Node> = BTreeMap::new();
         let mut removed: BTreeSet<usize> = BTreeSet::new();
         let mut removable: Vec<(usize, bool)> = Vec::new();
+        // Nodes that received pods moved off an earlier candidate: they must stay.
+        let mut received: BTreeSet<usize> = BTreeSet::new();
         for &c in &candidates {
+            if received.contains(&c) {
+                continue;
+            }
             let node = &cluster.nodes[c];
             let to_move: Vec<PodId> = node
                 .pods
@@ -1040,8 +1055,9 @@ impl ClusterAutoscaler {
                     break;
                 };
                 let mut placed = false;
-                for (j, dest) in cluster.nodes.iter().enumerate() {
-                    if j == c || removed.contains(&j) || view.info(j).state != CaNodeState::Ready {
+                for &j in &destinations {
+                    let dest = &cluster.nodes[j];
+                    if j == c || removed.contains(&j) {
                         continue;
                     }
                     let current = overlay.get(&j).unwrap_or(dest);
@@ -1063,6 +1079,7 @@ impl ClusterAutoscaler {
             if ok {
                 removed.insert(c);
                 removable.push((c, false));
+                received.extend(moved.iter().map(|m| m.0));
             } else {
                 for (j, spec, d) in moved.into_iter().rev() {
                     if let Some(n) = overlay.get_mut(&j) {
