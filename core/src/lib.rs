@@ -12,6 +12,9 @@
 //!   (`kube-default`, `binpack`, and the six of the FGD study), gangs and preemption. Decisions
 //!   are plain values: [`Bind`], [`Preemption`].
 //! * [`frag`]: the FGD study's GPU fragmentation measure.
+//! * [`autoscale`]: the HorizontalPodAutoscaler ([`Hpa`]) and the Cluster Autoscaler
+//!   ([`ClusterAutoscaler`]) as pure decision code, for the simulator and the real-cluster
+//!   driver alike.
 //!
 //! ## Guarantees
 //! * Determinism: the same cluster, pod and generator state give the same decision. Maps that
@@ -34,6 +37,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod autoscale;
 pub mod cluster;
 pub mod frag;
 pub mod ids;
@@ -42,6 +46,14 @@ pub mod resources;
 pub mod rng;
 pub mod time;
 
+pub use autoscale::ca::{
+    CaAction, CaConfig, CaNodeInfo, CaNodeState, CaPlan, CaView, ClusterAutoscaler, Expander,
+    NodeGroup, NodeTemplate, UnschedulablePod, UpcomingNode,
+};
+pub use autoscale::hpa::{
+    Behavior, Hpa, HpaDecision, HpaInput, HpaPod, HpaReason, HpaSpec, MetricSample, MetricSpec,
+    MetricTarget, ScalingPolicy, ScalingRules, SelectPolicy,
+};
 pub use cluster::{
     BoundPod, Cluster, ClusterError, Node, PodSpec, Pool, Taint, TaintEffect, Toleration, Unfit,
 };
