@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use drydock_core::autoscale::ca::CaConfig;
 use drydock_core::{PolicyKind, ResourceWeights, SimDuration, SimTime, TaintEffect, TieBreak};
 use serde::Serialize;
 
@@ -51,6 +52,41 @@ pub struct ClusterSpec {
     /// `(cpu, memory, gpus, model)` shape becomes one pool named `openb-<model>-<gpus>g` or
     /// `openb-cpu`).
     pub node_trace: Option<NodeTraceSpec>,
+    /// `spec.cluster.autoscaler`: Cluster Autoscaler flags, upstream defaults when absent. It
+    /// runs only when some pool has [`PoolSpec::autoscaling`].
+    pub autoscaler: CaConfig,
+}
+
+/// `spec.cluster.pools[].autoscaling`: the pool is a Cluster Autoscaler node group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolAutoscaling {
+    /// `minNodes`: default 0.
+    pub min_nodes: u32,
+    /// `maxNodes`: at least `minNodes` and the pool's initial `nodes`.
+    pub max_nodes: u32,
+    /// `provisioningTime`: from the scale-up request to the node Ready with its GPUs
+    /// allocatable. Default log-normal, median 5 min, p95 10 min (kubernetes-semantics.md §7,
+    /// suggested simulator default).
+    pub provisioning_time: DurationDist,
+    /// `stockoutProbability`: chance that a requested node never arrives (0–1). Default 0.
+    pub stockout_probability: f64,
+    /// `cloudCapacity`: most nodes of this pool the cloud can supply at once; requests past
+    /// it never arrive. Default unlimited.
+    pub cloud_capacity: Option<u32>,
+    /// `priority` for the `priority` expander. Default none.
+    pub priority: Option<i32>,
+}
+
+/// `spec.cluster.pools[].spot`: spot nodes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpotSpec {
+    /// `meanTimeToInterruption`: mean of the exponential time between interruptions of one
+    /// node.
+    pub mean_time_to_interruption: SimDuration,
+    /// `notice`: time between the interruption notice (node cordoned and drained) and the
+    /// node's removal. Default 2 min (AWS EC2 spot interruption notice; kubernetes-semantics.md
+    /// §3 \[docs\]).
+    pub notice: SimDuration,
 }
 
 /// `spec.cluster.pools[]`.
@@ -81,6 +117,10 @@ pub struct PoolSpec {
     pub zones: Vec<String>,
     /// Price in dollars per node-hour.
     pub price_per_node_hour: f64,
+    /// Cluster Autoscaler node group settings; `None`: a fixed pool.
+    pub autoscaling: Option<PoolAutoscaling>,
+    /// Spot interruptions; `None`: on-demand nodes.
+    pub spot: Option<SpotSpec>,
 }
 
 /// A taint as written in a scenario.

@@ -217,6 +217,138 @@ pub(crate) struct RawCluster {
     pub pools: Option<Vec<Sp<RawPool>>>,
     /// Nodes read from an Alibaba openb node list.
     pub node_trace: Opt<RawNodeTrace>,
+    /// Cluster Autoscaler flags (kubernetes/autoscaler `config/flags/flags.go` defaults). It
+    /// manages the pools that have an `autoscaling` section.
+    pub autoscaler: Opt<RawClusterAutoscaler>,
+}
+
+/// A pool's node-group settings for the Cluster Autoscaler.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["maxNodes"]))]
+#[schemars(rename = "PoolAutoscaling")]
+pub(crate) struct RawPoolAutoscaling {
+    /// Fewest nodes the autoscaler keeps. Default 0.
+    #[schemars(range(min = 0))]
+    pub min_nodes: Opt<i64>,
+    /// Most nodes the autoscaler may reach.
+    #[schemars(range(min = 0))]
+    pub max_nodes: Opt<i64>,
+    /// Time from the scale-up request to the node registering Ready with its GPUs
+    /// allocatable. Default log-normal, median 5m, p95 10m (kubernetes-semantics.md §7).
+    #[schemars(schema_with = "schema::duration_dist")]
+    pub provisioning_time: Opt<RawDist>,
+    /// Probability that a requested node never comes (a capacity stockout): the Cluster
+    /// Autoscaler gives up on it after `maxNodeProvisionTime` and backs the pool off. Default 0.
+    #[schemars(range(min = 0, max = 1))]
+    pub stockout_probability: Opt<f64>,
+    /// Nodes the cloud can supply for this pool at most: requests past it fail like a
+    /// stockout. Default: unlimited.
+    #[schemars(range(min = 0))]
+    pub cloud_capacity: Opt<i64>,
+    /// Priority for the `priority` expander (higher wins). Default: none.
+    pub priority: Opt<i64>,
+}
+
+/// Spot (preemptible) nodes: cheaper, and taken back by the cloud with a short notice.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["meanTimeToInterruption"]))]
+#[schemars(rename = "Spot")]
+pub(crate) struct RawSpot {
+    /// Mean time between interruptions of one node (exponential).
+    pub mean_time_to_interruption: Opt<DurationText>,
+    /// Notice before the node is taken back; drydock cordons and drains the node at the notice.
+    /// Default 2m (AWS spot interruption notice).
+    pub notice: Opt<DurationText>,
+}
+
+/// Cluster Autoscaler flags.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ClusterAutoscaler")]
+pub(crate) struct RawClusterAutoscaler {
+    /// `--scan-interval`. Default 10s.
+    pub scan_interval: Opt<DurationText>,
+    /// `--expander`: `least-waste` (default), `most-pods`, `least-nodes`, `random` or
+    /// `priority`.
+    #[schemars(schema_with = "schema::expander")]
+    pub expander: Opt<String>,
+    /// Rules of the `priority` expander (its ConfigMap): pools whose name matches `pattern` (a
+    /// regular expression) get `priority`.
+    pub priorities: Option<Vec<Sp<RawPriorityRule>>>,
+    /// `--max-node-provision-time`. Default 15m.
+    pub max_node_provision_time: Opt<DurationText>,
+    /// `--max-nodes-total` (0 = unlimited). Default 0.
+    #[schemars(range(min = 0))]
+    pub max_nodes_total: Opt<i64>,
+    /// `--max-nodes-per-scaleup`. Default 1000.
+    #[schemars(range(min = 1))]
+    pub max_nodes_per_scale_up: Opt<i64>,
+    /// `--expendable-pods-priority-cutoff`: pods below it never trigger a scale-up. Default -10.
+    pub expendable_pods_priority_cutoff: Opt<i64>,
+    /// `--new-pod-scale-up-delay`. Default 0s.
+    pub new_pod_scale_up_delay: Opt<DurationText>,
+    /// Backoff of a pool after a failed scale-up.
+    pub backoff: Opt<RawCaBackoff>,
+    /// Scale-down settings.
+    pub scale_down: Opt<RawScaleDown>,
+}
+
+/// A rule of the `priority` expander.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("required" = ["pattern", "priority"]))]
+#[schemars(rename = "PriorityRule")]
+pub(crate) struct RawPriorityRule {
+    /// Regular expression matched against pool names.
+    pub pattern: Opt<String>,
+    /// Priority (higher wins).
+    pub priority: Opt<i64>,
+}
+
+/// Backoff of a node group after a failed scale-up.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "CaBackoff")]
+pub(crate) struct RawCaBackoff {
+    /// First backoff. Default 5m.
+    pub initial: Opt<DurationText>,
+    /// Longest backoff. Default 30m.
+    pub max: Opt<DurationText>,
+    /// Forget failures older than this. Default 3h.
+    pub reset_after: Opt<DurationText>,
+}
+
+/// Cluster Autoscaler scale-down flags.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ScaleDown")]
+pub(crate) struct RawScaleDown {
+    /// `--scale-down-enabled`. Default true.
+    pub enabled: Opt<bool>,
+    /// `--scale-down-utilization-threshold` (CPU and memory nodes). Default 0.5.
+    #[schemars(range(min = 0, max = 1))]
+    pub utilization_threshold: Opt<f64>,
+    /// `--scale-down-gpu-utilization-threshold` (GPU nodes, judged on GPUs only). Default 0.5.
+    #[schemars(range(min = 0, max = 1))]
+    pub gpu_utilization_threshold: Opt<f64>,
+    /// `--scale-down-unneeded-time`. Default 10m.
+    pub unneeded_time: Opt<DurationText>,
+    /// `--scale-down-unready-time`. Default 20m.
+    pub unready_time: Opt<DurationText>,
+    /// `--scale-down-delay-after-add`. Default 10m.
+    pub delay_after_add: Opt<DurationText>,
+    /// `--scale-down-delay-after-delete` (0 = one scan interval). Default 0s.
+    pub delay_after_delete: Opt<DurationText>,
+    /// `--scale-down-delay-after-failure`. Default 3m.
+    pub delay_after_failure: Opt<DurationText>,
+    /// `--max-scale-down-parallelism`. Default 10.
+    #[schemars(range(min = 1))]
+    pub max_parallelism: Opt<i64>,
+    /// `--max-drain-parallelism`. Default 1.
+    #[schemars(range(min = 1))]
+    pub max_drain_parallelism: Opt<i64>,
 }
 
 /// A pool of identical nodes.
@@ -250,6 +382,10 @@ pub(crate) struct RawPool {
     pub taints: Option<Vec<Sp<RawTaint>>>,
     /// Zones; nodes are spread over them round robin.
     pub zones: Option<Vec<Sp<String>>>,
+    /// Make the pool a Cluster Autoscaler node group: `nodes` is then its initial size.
+    pub autoscaling: Opt<RawPoolAutoscaling>,
+    /// Spot nodes: interrupted at random with a notice (the autoscaler replaces them).
+    pub spot: Opt<RawSpot>,
 }
 
 /// A node taint.

@@ -14,6 +14,8 @@ use crate::units::{
 };
 use crate::{API_VERSION, node_name};
 
+mod autoscaling;
+
 /// Most GPUs a node or a pod may have.
 const MAX_GPUS: i64 = 64;
 /// Most nodes in one pool (a guard against typos that would exhaust memory).
@@ -488,6 +490,7 @@ fn check_cluster(
     let mut out = ClusterSpec {
         pools: Vec::new(),
         node_trace: None,
+        autoscaler: Default::default(),
     };
     let mut infos = Vec::new();
     let mut complete = true;
@@ -534,8 +537,15 @@ fn check_cluster(
                 seen.insert(n.value.clone(), n.pos);
             }
         }
-        let nodes = c
-            .require(
+        let nodes_default = match (&raw.nodes, &raw.autoscaling) {
+            // An autoscaled pool starts at its minimum unless told otherwise.
+            (None, Some(a)) => Some(a.value.min_nodes.as_ref().map_or(0, |m| m.value.max(0))),
+            _ => None,
+        };
+        let nodes = if let Some(n) = nodes_default {
+            Some(n)
+        } else {
+            c.require(
                 &raw.nodes,
                 p.pos,
                 &path,
@@ -550,7 +560,16 @@ fn check_cluster(
                     (0, MAX_POOL_NODES),
                     "a pool has 0 or more nodes",
                 )
-            });
+            })
+        };
+        let autoscaling = raw.autoscaling.as_ref().and_then(|a| {
+            let initial = nodes.map(|n| (n as u32, raw.nodes.as_ref().map_or(a.pos, |x| x.pos)));
+            autoscaling::check_pool_autoscaling(c, a, &format!("{path}.autoscaling"), initial)
+        });
+        let spot = raw
+            .spot
+            .as_ref()
+            .and_then(|s| autoscaling::check_spot(c, s, &format!("{path}.spot")));
         let gpus = c
             .int_in(
                 &raw.gpus_per_node,
@@ -708,6 +727,8 @@ fn check_cluster(
                     taints,
                     zones,
                     price_per_node_hour: price,
+                    autoscaling,
+                    spot,
                 });
             }
             (Some(name), Some(nodes), _, _) => {
@@ -754,6 +775,15 @@ fn check_cluster(
             });
         }
     }
+    let any_group = cluster
+        .value
+        .pools
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .any(|p| p.value.autoscaling.is_some());
+    out.autoscaler =
+        autoscaling::check_autoscaler(c, cluster.value.autoscaler.as_ref(), any_group);
     let no_pools = cluster.value.pools.as_ref().is_none_or(|p| p.is_empty());
     if no_pools && cluster.value.node_trace.is_none() {
         c.report(
@@ -1677,7 +1707,7 @@ fn check_target(
     None
 }
 
-fn check_dist(c: &mut Checker<'_>, d: &Sp<RawDist>, path: &str) -> Option<DurationDist> {
+pub(crate) fn check_dist(c: &mut Checker<'_>, d: &Sp<RawDist>, path: &str) -> Option<DurationDist> {
     #[derive(Clone, Copy, PartialEq)]
     enum Kind {
         Fixed,

@@ -1118,37 +1118,9 @@ fn try_preempt(
     victim_jobs.dedup();
     let mut count = 0;
     for v in victim_jobs {
-        let ve = st.jobs[v as usize];
-        let vjob = self::job(world, st, v);
-        let Some(mut s) = world.get_mut::<JobStatus>(ve) else {
-            continue;
-        };
-        if s.phase == Phase::Terminating {
-            continue;
+        if evict(world, st, v, now, Eviction::Preemption { by: j })? {
+            count += 1;
         }
-        // Progress stops at the eviction; work since the last checkpoint is lost.
-        if s.phase == Phase::Running {
-            let (lost, saved) = stop_progress(&vjob, &mut s, now);
-            st.metrics.preemption_lost_gpu_us += lost as u128 * vjob.gpu_milli as u128 / 1000;
-            s.done = SimDuration(s.done.0 + saved);
-        }
-        if s.phase == Phase::Holding || s.phase == Phase::Pending {
-            continue;
-        }
-        s.phase = Phase::Terminating;
-        s.preemptions += 1;
-        s.last_stop_preempted = true;
-        s.preempted_by = Some(j);
-        s.generation += 1;
-        let generation = s.generation;
-        st.metrics.preemptions += 1;
-        st.log_hash.update([0xE1]);
-        st.log_hash.update(v.to_le_bytes());
-        st.queue.push(
-            now.saturating_add(st.config.termination_grace),
-            Event::PodsTerminated { job: v, generation },
-        )?;
-        count += 1;
     }
     if let Some(mut s) = world.get_mut::<JobStatus>(st.jobs[j as usize]) {
         s.awaiting_victims += count;
@@ -1157,6 +1129,92 @@ fn try_preempt(
         s.nominated.dedup();
     }
     Ok(())
+}
+
+/// Why a job's pods are evicted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Eviction {
+    /// Preempted by job `by` (DefaultPreemption).
+    Preemption {
+        /// The preemptor.
+        by: u32,
+    },
+    /// Drained by the Cluster Autoscaler's scale-down.
+    ScaleDown,
+    /// Drained at a spot interruption notice.
+    SpotInterruption,
+}
+
+/// Evicts job `v`'s pods: a running gang stops (work since its last checkpoint is lost), its
+/// pods terminate during the termination grace period, then it goes back to the queue
+/// (`PodsTerminated`). A permit-wait gang holding part of its pods releases them at once.
+/// Returns true when the job started terminating.
+pub(crate) fn evict(
+    world: &mut World,
+    st: &mut SimState,
+    v: u32,
+    now: SimTime,
+    cause: Eviction,
+) -> Result<bool, SimError> {
+    let ve = st.jobs[v as usize];
+    let vjob = self::job(world, st, v);
+    let Some(mut s) = world.get_mut::<JobStatus>(ve) else {
+        return Ok(false);
+    };
+    match s.phase {
+        Phase::Running => {
+            // Progress stops at the eviction; work since the last checkpoint is lost.
+            let (lost, saved) = stop_progress(&vjob, &mut s, now);
+            let gpu_us = lost as u128 * vjob.gpu_milli as u128 / 1000;
+            if matches!(cause, Eviction::Preemption { .. }) {
+                st.metrics.preemption_lost_gpu_us += gpu_us;
+            } else {
+                st.metrics.lost_work_gpu_us += gpu_us;
+            }
+            s.done = SimDuration(s.done.0 + saved);
+        }
+        Phase::Holding if !matches!(cause, Eviction::Preemption { .. }) => {
+            drop(s);
+            unbind_all(world, st, v, now);
+            st.cluster_changes += 1;
+            if let Some(mut s) = world.get_mut::<JobStatus>(ve) {
+                s.generation += 1;
+            }
+            enqueue(world, st, v, now);
+            return Ok(false);
+        }
+        Phase::Terminating | Phase::Holding | Phase::Pending => return Ok(false),
+        _ => {}
+    }
+    if matches!(s.phase, Phase::Stalled | Phase::Backoff) || s.phase.is_terminal() {
+        return Ok(false);
+    }
+    s.phase = Phase::Terminating;
+    s.preemptions += 1;
+    s.generation += 1;
+    let generation = s.generation;
+    match cause {
+        Eviction::Preemption { by } => {
+            s.last_stop_preempted = true;
+            s.preempted_by = Some(by);
+            st.metrics.preemptions += 1;
+        }
+        Eviction::ScaleDown => {
+            s.last_stop_preempted = false;
+            st.metrics.scale_down_evictions += 1;
+        }
+        Eviction::SpotInterruption => {
+            s.last_stop_preempted = false;
+            st.metrics.spot_evictions += 1;
+        }
+    }
+    st.log_hash.update([0xE1]);
+    st.log_hash.update(v.to_le_bytes());
+    st.queue.push(
+        now.saturating_add(st.config.termination_grace),
+        Event::PodsTerminated { job: v, generation },
+    )?;
+    Ok(true)
 }
 
 /// Stops progress of a running job at `now`: returns (lost work µs, newly saved work µs).

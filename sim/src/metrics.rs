@@ -106,6 +106,10 @@ pub struct Metrics {
     pub restarts: u64,
     /// Preemptions (victim jobs).
     pub preemptions: u64,
+    /// Jobs evicted by the Cluster Autoscaler's scale-down drains.
+    pub scale_down_evictions: u64,
+    /// Jobs evicted by spot interruptions.
+    pub spot_evictions: u64,
     /// Permit-wait gang timeouts.
     pub gang_timeouts: u64,
     /// Work lost since the last checkpoint at failures, in GPU·µs.

@@ -78,8 +78,11 @@ fn scenario(
                 taints: vec![],
                 zones: vec!["a".into(), "b".into()],
                 price_per_node_hour: 10.0,
+                autoscaling: None,
+                spot: None,
             }],
             node_trace: None,
+            autoscaler: Default::default(),
         },
         scheduler: SchedulerSpec {
             policy,

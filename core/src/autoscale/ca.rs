@@ -329,6 +329,10 @@ pub enum CaNodeState {
     Unready,
     /// Being deleted: ignored, but counts against the scale-down parallelism.
     Deleting,
+    /// Deleted: no longer part of the cluster (the caller keeps its slot so that node indices
+    /// stay stable). Ignored everywhere: not counted in any group's size, never a destination,
+    /// never a candidate.
+    Gone,
 }
 
 /// The autoscaler's view of one node of [`Cluster::nodes`] (same index).
@@ -661,7 +665,9 @@ impl ClusterAutoscaler {
             if info.state == CaNodeState::Ready {
                 ready_nodes += 1;
             }
-            if info.state == CaNodeState::Deleting || failed_registered.contains(&i) {
+            if matches!(info.state, CaNodeState::Deleting | CaNodeState::Gone)
+                || failed_registered.contains(&i)
+            {
                 continue;
             }
             total_nodes += 1;
