@@ -499,6 +499,24 @@ fn assume(node: &mut Node, spec: &PodSpec) -> Option<DeviceSet> {
     Some(devices)
 }
 
+/// A copy of `node` for simulated placements: everything Filter reads, without the bound pods.
+fn scratch(node: &Node) -> Node {
+    Node {
+        name: node.name.clone(),
+        pool: node.pool,
+        gpu_model: node.gpu_model,
+        cpu_allocatable: node.cpu_allocatable,
+        memory_allocatable: node.memory_allocatable,
+        cpu_free: node.cpu_free,
+        memory_free: node.memory_free,
+        gpu_free: node.gpu_free.clone(),
+        labels: node.labels.clone(),
+        taints: node.taints.clone(),
+        unschedulable: node.unschedulable,
+        pods: Vec::new(),
+    }
+}
+
 /// Undoes [`assume`].
 fn unassume(node: &mut Node, spec: &PodSpec, devices: DeviceSet) {
     node.cpu_free += spec.request.cpu_milli;
@@ -736,7 +754,7 @@ impl ClusterAutoscaler {
         // Filter out pods that fit on ready nodes or on upcoming nodes (templates), most
         // important first, each one assumed so the next sees it.
         pending.sort_by_key(|p| std::cmp::Reverse(p.spec.priority));
-        let mut overlay: BTreeMap<usize, Node> = BTreeMap::new();
+        let mut overlay: Vec<Option<Node>> = vec![None; view.cluster.nodes.len()];
         let mut placeholders: Vec<Node> = Vec::new();
         for (i, node) in view.cluster.nodes.iter().enumerate() {
             let info = view.info(i);
@@ -761,7 +779,7 @@ impl ClusterAutoscaler {
                 if node.filter(p.spec).is_err() {
                     continue;
                 }
-                let n = overlay.entry(i).or_insert_with(|| node.clone());
+                let n = overlay[i].get_or_insert_with(|| scratch(node));
                 if assume(n, p.spec).is_some() {
                     return false;
                 }
@@ -1026,7 +1044,7 @@ impl ClusterAutoscaler {
             .collect();
         destinations.sort_by_key(|j| is_candidate.contains(j));
 
-        let mut overlay: BTreeMap<usize, Node> = BTreeMap::new();
+        let mut overlay: Vec<Option<Node>> = vec![None; cluster.nodes.len()];
         let mut removed: BTreeSet<usize> = BTreeSet::new();
         let mut removable: Vec<(usize, bool)> = Vec::new();
         // Nodes that received pods moved off an earlier candidate: they must stay.
@@ -1060,11 +1078,11 @@ impl ClusterAutoscaler {
                     if j == c || removed.contains(&j) {
                         continue;
                     }
-                    let current = overlay.get(&j).unwrap_or(dest);
+                    let current = overlay[j].as_ref().unwrap_or(dest);
                     if current.filter(spec).is_err() {
                         continue;
                     }
-                    let n = overlay.entry(j).or_insert_with(|| dest.clone());
+                    let n = overlay[j].get_or_insert_with(|| scratch(dest));
                     if let Some(d) = assume(n, spec) {
                         moved.push((j, spec, d));
                         placed = true;
@@ -1082,7 +1100,7 @@ impl ClusterAutoscaler {
                 received.extend(moved.iter().map(|m| m.0));
             } else {
                 for (j, spec, d) in moved.into_iter().rev() {
-                    if let Some(n) = overlay.get_mut(&j) {
+                    if let Some(n) = overlay.get_mut(j).and_then(Option::as_mut) {
                         unassume(n, spec, d);
                     }
                 }
