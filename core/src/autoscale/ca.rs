@@ -19,8 +19,10 @@
 //!    for GPU pods) the loop waits and also skips scale-down. Otherwise each group that is not
 //!    backed off and below its max gets an option from the binpacking estimator; the expander
 //!    picks one; [`CaAction::ScaleUp`].
-//! 4. Scale-down, only when this loop did not scale up: candidates below the utilization
-//!    threshold whose pods can all move; unneeded times are tracked; outside the cool-downs,
+//! 4. Scale-down, only when this loop did not scale up: the pods of nodes already being
+//!    deleted are placed first (none of this loop's scale-down if they cannot be); then
+//!    candidates below the utilization threshold whose pods can all move are unneeded;
+//!    unneeded times are tracked; outside the cool-downs,
 //!    nodes unneeded for long enough are deleted, empty ones in bulk, non-empty ones one at a
 //!    time ([`CaAction::DeleteNodes`]).
 //!
@@ -1047,8 +1049,34 @@ impl ClusterAutoscaler {
         let mut overlay: Vec<Option<Node>> = vec![None; cluster.nodes.len()];
         let mut removed: BTreeSet<usize> = BTreeSet::new();
         let mut removable: Vec<(usize, bool)> = Vec::new();
-        // Nodes that received pods moved off an earlier candidate: they must stay.
+        // Nodes that received moved pods: they must stay.
         let mut received: BTreeSet<usize> = BTreeSet::new();
+
+        // Pods of ongoing deletions are placed first (upstream `injectOngoingActuation`): if
+        // they cannot all be rescheduled, this loop does no scale-down.
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            if view.info(i).state != CaNodeState::Deleting {
+                continue;
+            }
+            for bound in node.pods.iter().filter(|p| p.priority >= cutoff) {
+                let placed = (view.pod_spec)(bound.pod).and_then(|spec| {
+                    place(cluster, &destinations, &mut overlay, &removed, i, spec)
+                });
+                match placed {
+                    Some((j, _)) => {
+                        received.insert(j);
+                    }
+                    None => {
+                        plan.notes.push(format!(
+                            "scale-down: {} of node {} being deleted cannot be rescheduled",
+                            bound.pod, node.name
+                        ));
+                        return;
+                    }
+                }
+            }
+        }
+
         for &c in &candidates {
             if received.contains(&c) {
                 continue;
@@ -1072,26 +1100,12 @@ impl ClusterAutoscaler {
                     ok = false;
                     break;
                 };
-                let mut placed = false;
-                for &j in &destinations {
-                    let dest = &cluster.nodes[j];
-                    if j == c || removed.contains(&j) {
-                        continue;
-                    }
-                    let current = overlay[j].as_ref().unwrap_or(dest);
-                    if current.filter(spec).is_err() {
-                        continue;
-                    }
-                    let n = overlay[j].get_or_insert_with(|| scratch(dest));
-                    if let Some(d) = assume(n, spec) {
-                        moved.push((j, spec, d));
-                        placed = true;
+                match place(cluster, &destinations, &mut overlay, &removed, c, spec) {
+                    Some((j, d)) => moved.push((j, spec, d)),
+                    None => {
+                        ok = false;
                         break;
                     }
-                }
-                if !placed {
-                    ok = false;
-                    break;
                 }
             }
             if ok {
@@ -1247,6 +1261,33 @@ impl ClusterAutoscaler {
             self.last_delete = Some(now);
         }
     }
+}
+
+/// Places `spec` on the first destination (other than `from` and the removed nodes) whose
+/// simulated state passes the scheduler's Filter; the placement stays in `overlay`.
+fn place(
+    cluster: &Cluster,
+    destinations: &[usize],
+    overlay: &mut [Option<Node>],
+    removed: &BTreeSet<usize>,
+    from: usize,
+    spec: &PodSpec,
+) -> Option<(usize, DeviceSet)> {
+    for &j in destinations {
+        if j == from || removed.contains(&j) {
+            continue;
+        }
+        let dest = cluster.nodes.get(j)?;
+        let slot = overlay.get_mut(j)?;
+        if slot.as_ref().unwrap_or(dest).filter(spec).is_err() {
+            continue;
+        }
+        let n = slot.get_or_insert_with(|| scratch(dest));
+        if let Some(d) = assume(n, spec) {
+            return Some((j, d));
+        }
+    }
+    None
 }
 
 /// `(wasted cpu, wasted memory)` fractions of an option (`expander/waste/waste.go` \[src\]);
