@@ -18,5 +18,43 @@
 //! microseconds); randomness (the `random` expander and expander ties) comes only from the
 //! `&mut dyn rand_core::Rng` the caller passes; every map that is iterated is a `BTreeMap`.
 
+//!
+//! ## Example
+//! ```
+//! use drydock_core::autoscale::hpa::{
+//!     Hpa, HpaInput, HpaPod, HpaSpec, MetricSample, MetricSpec, MetricTarget, PodPhase,
+//! };
+//! use drydock_core::{SimDuration, SimTime};
+//! // Target 100 requests/s per replica; 10 replicas each serving 150 requests/s.
+//! let spec = HpaSpec::new(1, 50, vec![MetricSpec::Pods {
+//!     name: "requests_per_second".into(),
+//!     target: MetricTarget::AverageValue(100.0),
+//! }]);
+//! let pod = HpaPod {
+//!     phase: PodPhase::Running,
+//!     deleting: false,
+//!     ready: Some(true),
+//!     start_time: Some(SimTime::ZERO),
+//!     last_ready_transition: SimTime::ZERO,
+//!     samples: vec![Some(MetricSample {
+//!         value: 150.0,
+//!         timestamp: SimTime::ZERO,
+//!         window: SimDuration::from_secs(30),
+//!     })],
+//!     requests: Vec::new(),
+//! };
+//! let pods = vec![pod; 10];
+//! let mut hpa = Hpa::new();
+//! let d = hpa.reconcile(&spec, &HpaInput {
+//!     now: SimTime::ZERO,
+//!     spec_replicas: 10,
+//!     status_replicas: 10,
+//!     pods: &pods,
+//!     object_values: &[],
+//! });
+//! // ⌈1.5 × 10⌉ = 15.
+//! assert_eq!((d.desired_replicas, d.write), (15, true));
+//! ```
+
 pub mod ca;
 pub mod hpa;

@@ -804,3 +804,36 @@ fn non_empty_nodes_are_drained_one_at_a_time() {
     let plan = w.run(&mut ca, &CaConfig::default(), &groups, &[], 610, 1);
     assert!(deletions(&plan).is_empty());
 }
+
+#[test]
+fn pods_of_ongoing_deletions_come_first() {
+    // n0 (big, being deleted) still holds a 5000m pod that fits no other node; n1 (4000m) is
+    // empty and would be unneeded: upstream stops scale-down for the loop when the pods of
+    // ongoing deletions cannot be rescheduled.
+    let groups = vec![
+        group("big", 0, 5, template(8000, 16384, 0)),
+        group("g", 0, 5, template(4000, 16384, 0)),
+    ];
+    let mut w = World::new();
+    let n0 = w.node(&groups, 0);
+    w.bind(n0, spec(5000, 1024, 0));
+    w.infos[n0].state = CaNodeState::Deleting;
+    w.node(&groups, 1);
+    let mut ca = ClusterAutoscaler::new();
+    let plan = w.run(&mut ca, &CaConfig::default(), &groups, &[], 0, 1);
+    assert!(plan.unneeded.is_empty());
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.contains("cannot be rescheduled")),
+        "{plan:?}"
+    );
+    // With a 3000m pod instead, it lands on n1, which therefore stays.
+    let mut w = World::new();
+    let n0 = w.node(&groups, 0);
+    w.bind(n0, spec(3000, 1024, 0));
+    w.infos[n0].state = CaNodeState::Deleting;
+    w.node(&groups, 1);
+    let plan = w.run(&mut ca, &CaConfig::default(), &groups, &[], 0, 1);
+    assert!(plan.unneeded.is_empty(), "{plan:?}");
+}

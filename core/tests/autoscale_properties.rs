@@ -25,8 +25,8 @@ use drydock_core::autoscale::hpa::{
 };
 use drydock_core::rng::SplitMix64;
 use drydock_core::{
-    BoundPod, Cluster, GpuModel, GpuRequest, GroupId, NodeId, PodId, PodRequest, PodSpec, Pool,
-    PoolId, SimDuration, SimTime,
+    BoundPod, Cluster, GpuModel, GpuRequest, GroupId, Node, NodeId, PodId, PodRequest, PodSpec,
+    Pool, PoolId, SimDuration, SimTime,
 };
 
 /// Proptest settings: `cases` and the committed regression file
@@ -491,7 +491,8 @@ fn ca_respects_group_bounds(
 }
 
 /// Every node deleted in a loop can be drained: the non-expendable pods of all the nodes the
-/// plan deletes fit, first-fit with the scheduler's Filter, on the ready nodes that remain.
+/// plan deletes, and of the nodes still being deleted, can be placed together (exhaustive
+/// search with the scheduler's Filter) on the ready nodes that remain.
 #[proptest(config(64))]
 fn ca_never_deletes_a_node_whose_pods_cannot_move(
     #[strategy(prop::collection::vec(group_shape(), 1..4))] shapes: Vec<GroupShape>,
@@ -509,7 +510,7 @@ fn ca_never_deletes_a_node_whose_pods_cannot_move(
             })
             .map(|n| n.0 as usize)
             .collect();
-        let mut dest: Vec<_> = w
+        let mut dest: Vec<Node> = w
             .cluster
             .nodes
             .iter()
@@ -517,35 +518,65 @@ fn ca_never_deletes_a_node_whose_pods_cannot_move(
             .filter(|(i, _)| !doomed.contains(i) && w.infos[*i].state == CaNodeState::Ready)
             .map(|(_, n)| n.clone())
             .collect();
-        for &d in &doomed {
+        let mut moving: Vec<&PodSpec> = Vec::new();
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        // The pods of nodes already being deleted need a place too.
+        let deleting = (0..w.infos.len()).filter(|&i| w.infos[i].state == CaNodeState::Deleting);
+        for d in doomed.iter().copied().chain(deleting) {
             for bound in &w.cluster.nodes[d].pods {
                 if bound.priority < -10 {
                     continue;
                 }
                 let spec = w.specs.get(&bound.pod);
                 prop_assert!(spec.is_some());
-                let Some(spec) = spec else { continue };
-                let slot = dest.iter_mut().find_map(|n| {
-                    n.filter(spec).ok()?;
-                    n.default_devices(spec.request.gpu).map(|dv| (n, dv))
-                });
-                prop_assert!(
-                    slot.is_some(),
-                    "pod {} of node {} cannot move",
-                    bound.pod,
-                    d
-                );
-                if let Some((n, dv)) = slot {
-                    n.cpu_free -= spec.request.cpu_milli;
-                    n.memory_free -= spec.request.memory_mib;
-                    for g in dv.iter() {
-                        n.gpu_free[g as usize] -= spec.request.gpu.milli;
-                    }
-                }
+                moving.extend(spec);
             }
         }
+        // Largest first makes the exhaustive search fail fast.
+        moving.sort_by_key(|s| std::cmp::Reverse((s.request.gpu.count, s.request.cpu_milli)));
+        let mut steps = 0u32;
+        prop_assert!(
+            place_all(&moving, &mut dest, &mut steps),
+            "pods of {:?} cannot all move ({} searched)",
+            doomed,
+            steps
+        );
         Ok(())
     })?;
+}
+
+/// Exhaustive search: can `pods` all be placed on `nodes` (scheduler Filter, default devices)?
+fn place_all(pods: &[&PodSpec], nodes: &mut [Node], steps: &mut u32) -> bool {
+    let Some((first, rest)) = pods.split_first() else {
+        return true;
+    };
+    for i in 0..nodes.len() {
+        *steps += 1;
+        if nodes[i].filter(first).is_err() {
+            continue;
+        }
+        let Some(devices) = nodes[i].default_devices(first.request.gpu) else {
+            continue;
+        };
+        let saved = (
+            nodes[i].cpu_free,
+            nodes[i].memory_free,
+            nodes[i].gpu_free.clone(),
+        );
+        nodes[i].cpu_free -= first.request.cpu_milli;
+        nodes[i].memory_free -= first.request.memory_mib;
+        for g in devices.iter() {
+            nodes[i].gpu_free[g as usize] -= first.request.gpu.milli;
+        }
+        let ok = place_all(rest, nodes, steps);
+        (nodes[i].cpu_free, nodes[i].memory_free, nodes[i].gpu_free) = saved;
+        if ok {
+            return true;
+        }
+    }
+    false
 }
 
 /// The same world and seed give the same plans.

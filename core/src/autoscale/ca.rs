@@ -19,8 +19,10 @@
 //!    for GPU pods) the loop waits and also skips scale-down. Otherwise each group that is not
 //!    backed off and below its max gets an option from the binpacking estimator; the expander
 //!    picks one; [`CaAction::ScaleUp`].
-//! 4. Scale-down, only when this loop did not scale up: candidates below the utilization
-//!    threshold whose pods can all move; unneeded times are tracked; outside the cool-downs,
+//! 4. Scale-down, only when this loop did not scale up: the pods of nodes already being
+//!    deleted are placed first (none of this loop's scale-down if they cannot be); then
+//!    candidates below the utilization threshold whose pods can all move are unneeded;
+//!    unneeded times are tracked; outside the cool-downs,
 //!    nodes unneeded for long enough are deleted, empty ones in bulk, non-empty ones one at a
 //!    time ([`CaAction::DeleteNodes`]).
 //!
@@ -503,6 +505,24 @@ fn assume(node: &mut Node, spec: &PodSpec) -> Option<DeviceSet> {
     Some(devices)
 }
 
+/// A copy of `node` for simulated placements: everything Filter reads, without the bound pods.
+fn scratch(node: &Node) -> Node {
+    Node {
+        name: node.name.clone(),
+        pool: node.pool,
+        gpu_model: node.gpu_model,
+        cpu_allocatable: node.cpu_allocatable,
+        memory_allocatable: node.memory_allocatable,
+        cpu_free: node.cpu_free,
+        memory_free: node.memory_free,
+        gpu_free: node.gpu_free.clone(),
+        labels: node.labels.clone(),
+        taints: node.taints.clone(),
+        unschedulable: node.unschedulable,
+        pods: Vec::new(),
+    }
+}
+
 /// Undoes [`assume`].
 fn unassume(node: &mut Node, spec: &PodSpec, devices: DeviceSet) {
     node.cpu_free += spec.request.cpu_milli;
@@ -742,7 +762,7 @@ impl ClusterAutoscaler {
         // Filter out pods that fit on ready nodes or on upcoming nodes (templates), most
         // important first, each one assumed so the next sees it.
         pending.sort_by_key(|p| std::cmp::Reverse(p.spec.priority));
-        let mut overlay: BTreeMap<usize, Node> = BTreeMap::new();
+        let mut overlay: Vec<Option<Node>> = vec![None; view.cluster.nodes.len()];
         let mut placeholders: Vec<Node> = Vec::new();
         for (i, node) in view.cluster.nodes.iter().enumerate() {
             let info = view.info(i);
@@ -767,7 +787,7 @@ impl ClusterAutoscaler {
                 if node.filter(p.spec).is_err() {
                     continue;
                 }
-                let n = overlay.entry(i).or_insert_with(|| node.clone());
+                let n = overlay[i].get_or_insert_with(|| scratch(node));
                 if assume(n, p.spec).is_some() {
                     return false;
                 }
@@ -1032,11 +1052,37 @@ impl ClusterAutoscaler {
             .collect();
         destinations.sort_by_key(|j| is_candidate.contains(j));
 
-        let mut overlay: BTreeMap<usize, Node> = BTreeMap::new();
+        let mut overlay: Vec<Option<Node>> = vec![None; cluster.nodes.len()];
         let mut removed: BTreeSet<usize> = BTreeSet::new();
         let mut removable: Vec<(usize, bool)> = Vec::new();
-        // Nodes that received pods moved off an earlier candidate: they must stay.
+        // Nodes that received moved pods: they must stay.
         let mut received: BTreeSet<usize> = BTreeSet::new();
+
+        // Pods of ongoing deletions are placed first (upstream `injectOngoingActuation`): if
+        // they cannot all be rescheduled, this loop does no scale-down.
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            if view.info(i).state != CaNodeState::Deleting {
+                continue;
+            }
+            for bound in node.pods.iter().filter(|p| p.priority >= cutoff) {
+                let placed = (view.pod_spec)(bound.pod).and_then(|spec| {
+                    place(cluster, &destinations, &mut overlay, &removed, i, spec)
+                });
+                match placed {
+                    Some((j, _)) => {
+                        received.insert(j);
+                    }
+                    None => {
+                        plan.notes.push(format!(
+                            "scale-down: {} of node {} being deleted cannot be rescheduled",
+                            bound.pod, node.name
+                        ));
+                        return;
+                    }
+                }
+            }
+        }
+
         for &c in &candidates {
             if received.contains(&c) {
                 continue;
@@ -1060,26 +1106,12 @@ impl ClusterAutoscaler {
                     ok = false;
                     break;
                 };
-                let mut placed = false;
-                for &j in &destinations {
-                    let dest = &cluster.nodes[j];
-                    if j == c || removed.contains(&j) {
-                        continue;
-                    }
-                    let current = overlay.get(&j).unwrap_or(dest);
-                    if current.filter(spec).is_err() {
-                        continue;
-                    }
-                    let n = overlay.entry(j).or_insert_with(|| dest.clone());
-                    if let Some(d) = assume(n, spec) {
-                        moved.push((j, spec, d));
-                        placed = true;
+                match place(cluster, &destinations, &mut overlay, &removed, c, spec) {
+                    Some((j, d)) => moved.push((j, spec, d)),
+                    None => {
+                        ok = false;
                         break;
                     }
-                }
-                if !placed {
-                    ok = false;
-                    break;
                 }
             }
             if ok {
@@ -1088,7 +1120,7 @@ impl ClusterAutoscaler {
                 received.extend(moved.iter().map(|m| m.0));
             } else {
                 for (j, spec, d) in moved.into_iter().rev() {
-                    if let Some(n) = overlay.get_mut(&j) {
+                    if let Some(n) = overlay.get_mut(j).and_then(Option::as_mut) {
                         unassume(n, spec, d);
                     }
                 }
@@ -1235,6 +1267,33 @@ impl ClusterAutoscaler {
             self.last_delete = Some(now);
         }
     }
+}
+
+/// Places `spec` on the first destination (other than `from` and the removed nodes) whose
+/// simulated state passes the scheduler's Filter; the placement stays in `overlay`.
+fn place(
+    cluster: &Cluster,
+    destinations: &[usize],
+    overlay: &mut [Option<Node>],
+    removed: &BTreeSet<usize>,
+    from: usize,
+    spec: &PodSpec,
+) -> Option<(usize, DeviceSet)> {
+    for &j in destinations {
+        if j == from || removed.contains(&j) {
+            continue;
+        }
+        let dest = cluster.nodes.get(j)?;
+        let slot = overlay.get_mut(j)?;
+        if slot.as_ref().unwrap_or(dest).filter(spec).is_err() {
+            continue;
+        }
+        let n = slot.get_or_insert_with(|| scratch(dest));
+        if let Some(d) = assume(n, spec) {
+            return Some((j, d));
+        }
+    }
+    None
 }
 
 /// `(wasted cpu, wasted memory)` fractions of an option (`expander/waste/waste.go` \[src\]);

@@ -317,7 +317,7 @@ impl HpaSpec {
     /// # Errors
     /// The first [`HpaSpecError`] found: no metric, `maxReplicas` below 1 or below
     /// `minReplicas`, `minReplicas: 0` without an Object or External metric, a target kind the
-    /// metric type does not accept, a non-positive or non-finite target, a negative or
+    /// metric type does not accept, a target below 0.001 or not finite, a negative or
     /// non-finite tolerance, a policy with value 0 or period 0.
     pub fn validate(&self) -> Result<(), HpaSpecError> {
         if self.metrics.is_empty() {
@@ -346,7 +346,10 @@ impl HpaSpec {
             }
             let positive = match m.target() {
                 MetricTarget::Utilization(u) => u > 0,
-                MetricTarget::AverageValue(v) | MetricTarget::Value(v) => v.is_finite() && v > 0.0,
+                // At least one milli-unit, as a Quantity target must be.
+                MetricTarget::AverageValue(v) | MetricTarget::Value(v) => {
+                    v.is_finite() && milli(v) >= 1
+                }
             };
             if !positive {
                 return Err(HpaSpecError::Target { metric: i });
@@ -413,7 +416,7 @@ pub enum HpaSpecError {
         /// Index into `metrics`.
         metric: usize,
     },
-    /// The target is zero, negative or not finite (index into `metrics`).
+    /// The target is below one thousandth, negative or not finite (index into `metrics`).
     #[error("metric {metric}: target must be positive")]
     Target {
         /// Index into `metrics`.
