@@ -121,12 +121,22 @@ pub fn table(s: &Summary, scenario: &Scenario) -> String {
     let g = &s.gpu;
     row(
         "GPU allocation",
-        format!(
-            "{:.1}% time-weighted mean, peak {} of {} GPUs",
-            g.allocation_mean * 100.0,
-            g.allocated_peak,
-            g.capacity
-        ),
+        if g.capacity_peak > g.capacity {
+            format!(
+                "{:.1}% time-weighted mean, peak {} GPUs (capacity {} at the end, peak {})",
+                g.allocation_mean * 100.0,
+                g.allocated_peak,
+                g.capacity,
+                g.capacity_peak
+            )
+        } else {
+            format!(
+                "{:.1}% time-weighted mean, peak {} of {} GPUs",
+                g.allocation_mean * 100.0,
+                g.allocated_peak,
+                g.capacity
+            )
+        },
     );
     if !s.allocation_curve.is_empty() {
         row(
@@ -190,6 +200,40 @@ pub fn table(s: &Summary, scenario: &Scenario) -> String {
                 f.preemption_lost_gpu_hours, f.preemption_restart_overhead_gpu_hours
             ),
         );
+    }
+    let a = &s.autoscaling;
+    if a.nodes_registered + a.nodes_deleted + a.provision_failures + a.spot_interruptions > 0
+        || !a.decisions.is_empty()
+    {
+        let ups = a
+            .decisions
+            .iter()
+            .filter(|d| d.actor == "cluster-autoscaler" && d.to > d.from)
+            .count();
+        let downs = a
+            .decisions
+            .iter()
+            .filter(|d| d.actor == "cluster-autoscaler" && d.to < d.from)
+            .count();
+        row(
+            "cluster autoscaler",
+            format!(
+                "{ups} scale-ups, {downs} scale-downs; {} nodes added, {} removed, {} never came",
+                a.nodes_registered, a.nodes_deleted, a.provision_failures
+            ),
+        );
+        if a.provisioning_time.count > 0 {
+            row("  provisioning time", pct_line(&a.provisioning_time));
+        }
+        if a.spot_interruptions > 0 || a.scale_down_evictions > 0 {
+            row(
+                "  disruptions",
+                format!(
+                    "{} spot interruptions ({} workloads evicted), {} evicted by scale-down",
+                    a.spot_interruptions, a.spot_evictions, a.scale_down_evictions
+                ),
+            );
+        }
     }
     let c = &s.cost;
     row("node-hours", format!("{:.1}", c.node_hours));

@@ -193,7 +193,13 @@ pub(crate) fn duration_dist(generator: &mut SchemaGenerator) -> Schema {
 
 pub(crate) fn expander(_: &mut SchemaGenerator) -> Schema {
     string_enum(
-        &["least-waste", "most-pods", "least-nodes", "random", "priority"],
+        &[
+            "least-waste",
+            "most-pods",
+            "least-nodes",
+            "random",
+            "priority",
+        ],
         "Cluster Autoscaler `--expander`. Default least-waste.",
     )
 }

@@ -782,8 +782,7 @@ fn check_cluster(
         .unwrap_or(&[])
         .iter()
         .any(|p| p.value.autoscaling.is_some());
-    out.autoscaler =
-        autoscaling::check_autoscaler(c, cluster.value.autoscaler.as_ref(), any_group);
+    out.autoscaler = autoscaling::check_autoscaler(c, cluster.value.autoscaler.as_ref(), any_group);
     let no_pools = cluster.value.pools.as_ref().is_none_or(|p| p.is_empty());
     if no_pools && cluster.value.node_trace.is_none() {
         c.report(

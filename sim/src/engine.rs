@@ -23,12 +23,15 @@ use sha2::{Digest, Sha256};
 
 use crate::SimError;
 use crate::build::{Plan, plan};
+
+pub mod fleet;
 use crate::dist;
 use crate::metrics::Metrics;
 use crate::model::{FailReason, FailureCause, Job, JobName, JobStatus, NodeHealth, Phase, SpecId};
 use crate::progress::{progress_after, wall_time_for};
 use crate::queue::EventQueue;
 use crate::rng::stream;
+use fleet::Fleet;
 
 /// Hard cap on virtual time when a scenario sets no duration: 10 years.
 pub const MAX_VIRTUAL_TIME: SimTime = SimTime(10 * 365 * 24 * 3600 * 1_000_000);
@@ -113,6 +116,29 @@ pub enum Event {
     RandomFailureDue,
     /// A time-series sample is due.
     SampleDue,
+    /// The Cluster Autoscaler's loop is due.
+    AutoscalerScan {
+        /// Whether this loop keeps a run without a fixed duration going (pods are waiting
+        /// that the autoscaler may still help); otherwise it counts as periodic.
+        keeps_alive: bool,
+    },
+    /// A node requested by a scale-up registered (stale if the autoscaler gave up on it).
+    NodeRegistered {
+        /// Request id.
+        id: u64,
+    },
+    /// A draining node's deletion is due.
+    NodeDeleted {
+        /// The node.
+        node: NodeId,
+    },
+    /// The cloud interrupts a spot node (stale if the node's epoch moved on).
+    SpotInterrupted {
+        /// The node.
+        node: NodeId,
+        /// Node epoch when scheduled.
+        epoch: u32,
+    },
 }
 
 impl Event {
@@ -130,6 +156,10 @@ impl Event {
             Event::NodeRepaired { .. } => 10,
             Event::RandomFailureDue => 11,
             Event::SampleDue => 12,
+            Event::AutoscalerScan { .. } => 13,
+            Event::NodeRegistered { .. } => 14,
+            Event::NodeDeleted { .. } => 15,
+            Event::SpotInterrupted { .. } => 16,
         }
     }
 
@@ -143,7 +173,11 @@ impl Event {
             Event::NodeFailed { node, .. } => (node.0 as u64, 0),
             Event::NodeMarkedNotReady { node, epoch }
             | Event::NodePodsEvicted { node, epoch }
-            | Event::NodeRepaired { node, epoch } => (node.0 as u64, epoch as u64),
+            | Event::NodeRepaired { node, epoch }
+            | Event::SpotInterrupted { node, epoch } => (node.0 as u64, epoch as u64),
+            Event::NodeRegistered { id } => (id, 0),
+            Event::NodeDeleted { node } => (node.0 as u64, 0),
+            Event::AutoscalerScan { keeps_alive } => (keeps_alive as u64, 0),
             _ => (0, 0),
         }
     }
@@ -251,6 +285,9 @@ pub struct SimState {
     pub periodic_queued: u64,
     /// Number of bound pods per priority (for the preemption pre-check).
     pub bound_by_priority: std::collections::BTreeMap<i32, u64>,
+    /// Node provisioning, the Cluster Autoscaler and spot interruptions; `None` when nodes
+    /// never come and go.
+    pub fleet: Option<Box<Fleet>>,
 }
 
 /// Apply the seed and build a world.
@@ -344,7 +381,12 @@ pub(crate) fn build_world(
     let metrics = Metrics::new(&cluster);
 
     let arrivals_only = jobs.iter().any(|j| j.one_attempt);
-    let warnings = never_schedulable(&cluster, &specs, &jobs);
+    let fleet = Fleet::new(scenario, &cluster, seed).map(Box::new);
+    let growth = fleet
+        .as_ref()
+        .map(|f| f.growth(&cluster))
+        .unwrap_or_default();
+    let warnings = never_schedulable(&cluster, &growth, &specs, &jobs);
     let mut world = World::new();
     let mut job_entities = Vec::with_capacity(jobs.len());
     let mut arrival_order: Vec<(SimTime, u32)> = Vec::with_capacity(jobs.len());
@@ -472,7 +514,16 @@ pub(crate) fn build_world(
         warnings,
         cluster_changes: 0,
         hold_releases: 0,
+        fleet,
     })));
+    world.resource_scope(|_, mut st: Mut<SimBox>| {
+        let st = &mut *st.0;
+        fleet::schedule_initial_spot(st)?;
+        if st.fleet.as_deref().is_some_and(Fleet::autoscales) {
+            fleet::queue_scan(st, SimTime::ZERO)?;
+        }
+        Ok::<(), SimError>(())
+    })?;
     Ok(world)
 }
 
@@ -481,6 +532,7 @@ pub(crate) fn build_world(
 /// One message per distinct cause, with the number of jobs affected.
 fn never_schedulable(
     cluster: &Cluster,
+    growth: &[(drydock_core::Node, u32)],
     specs: &[PodSpec],
     jobs: &[crate::build::JobPlan],
 ) -> Vec<String> {
@@ -489,7 +541,8 @@ fn never_schedulable(
         *unfit_spec[id.0 as usize].get_or_insert_with(|| {
             let spec = &specs[id.0 as usize];
             let mut first = None;
-            for n in &cluster.nodes {
+            let templates = growth.iter().filter(|(_, k)| *k > 0).map(|(n, _)| n);
+            for n in cluster.nodes.iter().chain(templates) {
                 match n.filter(spec) {
                     Ok(()) => return None,
                     Err(r) => {
@@ -500,7 +553,11 @@ fn never_schedulable(
             Some(first.unwrap_or(drydock_core::Unfit::Gpu))
         })
     };
-    let capacity = cluster.gpu_capacity_milli();
+    let capacity = cluster.gpu_capacity_milli()
+        + growth
+            .iter()
+            .map(|(n, k)| n.gpu_capacity_milli() * u64::from(*k))
+            .sum::<u64>();
     let mut by_cause: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for j in jobs {
         let spec = &specs[j.spec.0 as usize];
@@ -508,7 +565,7 @@ fn never_schedulable(
         let demand = spec.request.gpu.total_milli() * (j.workers as u64 - 1)
             + last.request.gpu.total_milli();
         let cause = if let Some(r) = check(j.spec).or_else(|| check(j.last_spec)) {
-            if cluster.nodes.is_empty() {
+            if cluster.nodes.is_empty() && growth.iter().all(|(_, k)| *k == 0) {
                 Some("the cluster has no nodes".to_string())
             } else {
                 Some(format!(
@@ -613,8 +670,14 @@ pub(crate) fn step_until(
             let Some((now, ev)) = st.queue.pop() else {
                 return Ok((done, None));
             };
-            if matches!(ev, Event::SampleDue | Event::RandomFailureDue) {
-                st.periodic_queued -= 1;
+            if matches!(
+                ev,
+                Event::SampleDue
+                    | Event::RandomFailureDue
+                    | Event::SpotInterrupted { .. }
+                    | Event::AutoscalerScan { keeps_alive: false }
+            ) {
+                st.periodic_queued = st.periodic_queued.saturating_sub(1);
             }
             st.events += 1;
             tracing::trace!(sim_time_us = now.0, event = ?ev, "event");
@@ -801,6 +864,12 @@ fn handle(world: &mut World, st: &mut SimState, now: SimTime, ev: Event) -> Resu
                 st.queue.push(at, Event::RandomFailureDue)?;
                 st.periodic_queued += 1;
             }
+        }
+        Event::AutoscalerScan { .. } => fleet::scan(world, st, now)?,
+        Event::NodeRegistered { id } => fleet::node_registered(st, id, now)?,
+        Event::NodeDeleted { node } => fleet::node_deleted(world, st, node, now)?,
+        Event::SpotInterrupted { node, epoch } => {
+            fleet::spot_interrupted(world, st, node, epoch, now)?
         }
         Event::SampleDue => {
             sample(world, st, now);
@@ -1174,7 +1243,6 @@ pub(crate) fn evict(
             s.done = SimDuration(s.done.0 + saved);
         }
         Phase::Holding if !matches!(cause, Eviction::Preemption { .. }) => {
-            drop(s);
             unbind_all(world, st, v, now);
             st.cluster_changes += 1;
             if let Some(mut s) = world.get_mut::<JobStatus>(ve) {

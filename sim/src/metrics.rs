@@ -69,6 +69,8 @@ pub struct PoolMeter {
 pub struct Metrics {
     /// Total GPU capacity in milli-GPU.
     pub capacity_milli: u64,
+    /// Most GPU capacity at once, in milli-GPU.
+    pub peak_capacity_milli: u64,
     /// ∫ GPU capacity dt, in milli-GPU·µs (capacity changes as the Cluster Autoscaler adds and
     /// removes nodes).
     pub capacity_area: u128,
@@ -110,6 +112,16 @@ pub struct Metrics {
     pub scale_down_evictions: u64,
     /// Jobs evicted by spot interruptions.
     pub spot_evictions: u64,
+    /// Spot nodes interrupted.
+    pub spot_interruptions: u64,
+    /// Nodes that registered after a scale-up.
+    pub nodes_registered: u64,
+    /// Nodes deleted (scale-down or spot).
+    pub nodes_deleted: u64,
+    /// Requested nodes the autoscaler gave up on (never registered).
+    pub provision_failures: u64,
+    /// Provisioning times (request to Ready) of registered nodes, in µs.
+    pub provisioning_us: Vec<u64>,
     /// Permit-wait gang timeouts.
     pub gang_timeouts: u64,
     /// Work lost since the last checkpoint at failures, in GPU·µs.
@@ -161,6 +173,7 @@ impl Metrics {
         }
         Metrics {
             capacity_milli: cluster.gpu_capacity_milli(),
+            peak_capacity_milli: cluster.gpu_capacity_milli(),
             pools,
             ..Default::default()
         }
@@ -204,6 +217,7 @@ impl Metrics {
     pub fn capacity_changed(&mut self, now: SimTime, delta_milli: i64) {
         self.advance(now);
         self.capacity_milli = self.capacity_milli.saturating_add_signed(delta_milli);
+        self.peak_capacity_milli = self.peak_capacity_milli.max(self.capacity_milli);
     }
 
     /// A pod holding `milli` GPU was bound at `now`.

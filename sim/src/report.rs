@@ -77,8 +77,10 @@ pub struct JobCounts {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GpuReport {
-    /// GPU capacity (GPUs).
+    /// GPU capacity at the end of the run (GPUs).
     pub capacity: f64,
+    /// Most GPU capacity at once (GPUs; moves with cluster autoscaling).
+    pub capacity_peak: f64,
     /// Time-weighted mean of allocated / capacity over the run (0–1).
     pub allocation_mean: f64,
     /// Peak allocated GPUs.
@@ -158,6 +160,29 @@ pub struct CostReport {
     pub per_hour: f64,
     /// Per pool.
     pub pools: Vec<PoolCost>,
+}
+
+/// Cluster autoscaling and spot interruptions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AutoscalingReport {
+    /// Nodes that registered after a scale-up (or a spot replacement).
+    pub nodes_registered: u64,
+    /// Nodes deleted (scale-down or spot interruption).
+    pub nodes_deleted: u64,
+    /// Requested nodes that never came (stockouts) and were given up after
+    /// `maxNodeProvisionTime`.
+    pub provision_failures: u64,
+    /// Time from the scale-up request to the node Ready, of registered nodes.
+    pub provisioning_time: Percentiles,
+    /// Spot nodes interrupted.
+    pub spot_interruptions: u64,
+    /// Jobs and replicas evicted by scale-down drains.
+    pub scale_down_evictions: u64,
+    /// Jobs and replicas evicted by spot interruptions.
+    pub spot_evictions: u64,
+    /// Every scale decision (HPA, Cluster Autoscaler, cloud), in time order.
+    pub decisions: Vec<crate::engine::fleet::ScaleDecision>,
 }
 
 /// One point of the allocation-vs-arrived curve (arrivals-only runs).
@@ -247,6 +272,9 @@ pub struct Summary {
     pub failures: FailureReport,
     /// Cost.
     pub cost: CostReport,
+    /// Cluster autoscaling, spot interruptions and the scale decision log (empty when nodes
+    /// never come and go).
+    pub autoscaling: AutoscalingReport,
     /// Allocation vs arrived workload, per whole percent (arrivals-only runs; empty otherwise).
     pub allocation_curve: Vec<CurvePoint>,
     /// Fragmentation vs arrived workload, per whole percent (arrivals-only runs; empty
@@ -313,6 +341,7 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
     let cap = m.capacity_milli as f64;
     let gpu = GpuReport {
         capacity: cap / 1000.0,
+        capacity_peak: m.peak_capacity_milli.max(m.capacity_milli) as f64 / 1000.0,
         allocation_mean: if m.capacity_area > 0 {
             m.alloc_area as f64 / m.capacity_area as f64
         } else if cap > 0.0 {
@@ -413,7 +442,7 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
         scenario: scenario.to_string(),
         seed,
         policy: st.scheduler.config().policy.name().to_string(),
-        nodes: st.cluster.nodes.len() as u64,
+        nodes: st.health.iter().filter(|h| h.up).count() as u64,
         virtual_time_s: SimDuration(end.0).as_secs_f64(),
         events: st.events,
         jobs,
@@ -422,6 +451,20 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
         gpu,
         failures,
         cost,
+        autoscaling: AutoscalingReport {
+            nodes_registered: m.nodes_registered,
+            nodes_deleted: m.nodes_deleted,
+            provision_failures: m.provision_failures,
+            provisioning_time: percentiles(&m.provisioning_us),
+            spot_interruptions: m.spot_interruptions,
+            scale_down_evictions: m.scale_down_evictions,
+            spot_evictions: m.spot_evictions,
+            decisions: st
+                .fleet
+                .as_deref()
+                .map(|f| f.decisions.clone())
+                .unwrap_or_default(),
+        },
         allocation_curve,
         fragmentation_curve,
         event_log_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),

@@ -183,7 +183,12 @@ pub(super) fn check_autoscaler(
         ("random", 3),
         ("priority", 4),
     ];
-    let kind = c.choice(&raw.expander, &format!("{path}.expander"), "expander", &kinds);
+    let kind = c.choice(
+        &raw.expander,
+        &format!("{path}.expander"),
+        "expander",
+        &kinds,
+    );
     let mut rules = Vec::new();
     for (i, r) in raw.priorities.as_deref().unwrap_or(&[]).iter().enumerate() {
         let rpath = format!("{path}.priorities[{i}]");
