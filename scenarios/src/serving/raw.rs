@@ -182,27 +182,27 @@ pub(crate) struct RawSlo {
 #[schemars(rename = "Traffic")]
 pub(crate) struct RawTraffic {
     /// Evenly spaced arrivals.
-    pub constant: Opt<RawRate>,
+    pub constant: Opt<Box<RawRate>>,
     /// Poisson arrivals.
-    pub poisson: Opt<RawRate>,
+    pub poisson: Opt<Box<RawRate>>,
     /// Sinusoidal rate with Poisson arrivals.
-    pub diurnal: Opt<RawDiurnal>,
+    pub diurnal: Opt<Box<RawDiurnal>>,
     /// Piecewise-constant rate with Poisson arrivals.
-    pub steps: Option<Vec<Sp<RawStep>>>,
+    pub steps: Option<Sp<Vec<Sp<RawStep>>>>,
     /// Renewal process with Gamma inter-arrival times (bursty when cv > 1).
-    pub gamma: Opt<RawGamma>,
+    pub gamma: Opt<Box<RawGamma>>,
     /// Two-state Markov-modulated Poisson process.
-    pub mmpp: Opt<RawMmpp>,
+    pub mmpp: Opt<Box<RawMmpp>>,
     /// Arrivals from a trace file.
-    pub replay: Opt<RawReplay>,
+    pub replay: Opt<Box<RawReplay>>,
     /// Superposition of sources.
-    pub sum: Option<Vec<Sp<RawTraffic>>>,
+    pub sum: Option<Sp<Vec<Sp<RawTraffic>>>>,
     /// A source with its rate multiplied by a factor.
-    pub scale: Opt<RawScale>,
+    pub scale: Opt<Box<RawScale>>,
     /// A source delayed in time.
-    pub shift: Opt<RawShift>,
+    pub shift: Opt<Box<RawShift>>,
     /// A source with its rate multiplied by a trapezoidal spike.
-    pub spike: Opt<RawSpike>,
+    pub spike: Opt<Box<RawSpike>>,
 }
 
 /// A rate.

@@ -648,17 +648,11 @@ fn check_traffic(
         ("constant", t.constant.as_ref().map(|x| x.pos)),
         ("poisson", t.poisson.as_ref().map(|x| x.pos)),
         ("diurnal", t.diurnal.as_ref().map(|x| x.pos)),
-        (
-            "steps",
-            t.steps.as_ref().map(|x| x.first().map_or(pos, |s| s.pos)),
-        ),
+        ("steps", t.steps.as_ref().map(|x| x.pos)),
         ("gamma", t.gamma.as_ref().map(|x| x.pos)),
         ("mmpp", t.mmpp.as_ref().map(|x| x.pos)),
         ("replay", t.replay.as_ref().map(|x| x.pos)),
-        (
-            "sum",
-            t.sum.as_ref().map(|x| x.first().map_or(pos, |s| s.pos)),
-        ),
+        ("sum", t.sum.as_ref().map(|x| x.pos)),
         ("scale", t.scale.as_ref().map(|x| x.pos)),
         ("shift", t.shift.as_ref().map(|x| x.pos)),
         ("spike", t.spike.as_ref().map(|x| x.pos)),
@@ -704,7 +698,7 @@ fn check_traffic(
         return check_diurnal(c, d, &format!("{path}.diurnal"));
     }
     if let Some(steps) = &t.steps {
-        return check_steps(c, steps, pos, &format!("{path}.steps"));
+        return check_steps(c, &steps.value, steps.pos, &format!("{path}.steps"));
     }
     if let Some(g) = &t.gamma {
         let p = format!("{path}.gamma");
@@ -736,6 +730,7 @@ fn check_traffic(
         return check_replay(c, r, &format!("{path}.replay")).map(TrafficSpec::Replay);
     }
     if let Some(list) = &t.sum {
+        let (list, pos) = (&list.value, list.pos);
         if list.is_empty() {
             c.report(
                 pos,
@@ -827,7 +822,7 @@ fn child(
     check_traffic(c, &of.value, of.pos, &format!("{path}.of"), depth + 1)
 }
 
-fn check_diurnal(c: &mut Checker<'_>, d: &Sp<RawDiurnal>, path: &str) -> Option<TrafficSpec> {
+fn check_diurnal(c: &mut Checker<'_>, d: &Sp<Box<RawDiurnal>>, path: &str) -> Option<TrafficSpec> {
     let raw = &d.value;
     let mean = rate(c, &raw.mean, d.pos, path, "mean", false);
     let amplitude = rate(c, &raw.amplitude, d.pos, path, "amplitude", false);
@@ -921,7 +916,7 @@ fn check_steps(
     ok.then_some(TrafficSpec::Steps { steps: out })
 }
 
-fn check_mmpp(c: &mut Checker<'_>, m: &Sp<RawMmpp>, path: &str) -> Option<TrafficSpec> {
+fn check_mmpp(c: &mut Checker<'_>, m: &Sp<Box<RawMmpp>>, path: &str) -> Option<TrafficSpec> {
     let raw = &m.value;
     let two_hint = "two values, one per state, for example `rates: [5, 50]`";
     let rates = c.require(&raw.rates, m.pos, path, "rates", two_hint);
@@ -998,7 +993,7 @@ fn check_mmpp(c: &mut Checker<'_>, m: &Sp<RawMmpp>, path: &str) -> Option<Traffi
     })
 }
 
-fn check_replay(c: &mut Checker<'_>, r: &Sp<RawReplay>, path: &str) -> Option<ReplaySpec> {
+fn check_replay(c: &mut Checker<'_>, r: &Sp<Box<RawReplay>>, path: &str) -> Option<ReplaySpec> {
     let raw = &r.value;
     let format = c
         .require(
@@ -1086,7 +1081,7 @@ fn check_replay(c: &mut Checker<'_>, r: &Sp<RawReplay>, path: &str) -> Option<Re
 
 fn check_spike(
     c: &mut Checker<'_>,
-    s: &Sp<RawSpike>,
+    s: &Sp<Box<RawSpike>>,
     path: &str,
     depth: usize,
 ) -> Option<TrafficSpec> {
