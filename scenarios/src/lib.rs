@@ -100,6 +100,7 @@ pub use schema::json_schema;
 pub use serving::{
     GenericSpec, LlmSpec, LoadBalancing, QueueSpec, RateStep, ReplayFormat, ReplaySpec,
     ServiceSpec, ServingModel, SloSpec, SpikeSpec, StartupSpec, TokenDist, TrafficSpec,
+    spike_multiplier,
 };
 pub use units::{parse_cpu, parse_duration, parse_memory_mib};
 
