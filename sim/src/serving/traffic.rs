@@ -292,8 +292,10 @@ struct Leaf {
     /// Time origin of the leaf, seconds.
     offset: f64,
     mods: Vec<Modulator>,
-    /// Leaf clock: the time of its last arrival (or its origin), seconds.
+    /// Leaf clock: the time of its pending arrival (or its origin), seconds.
     clock: f64,
+    /// The clock before the pending arrival was drawn (its last arrival or its origin).
+    last: f64,
     next: Option<Arrival>,
     done: bool,
 }
@@ -353,9 +355,9 @@ impl Traffic {
     }
 
     /// Multiplies the rate of the whole traffic by `multiplier` during `[at, at + duration)`
-    /// (a rectangular spike, for front ends). Poisson-type leaves redraw their pending arrival
-    /// from `at` (exact, by memorylessness); renewal and replay leaves apply it from their next
-    /// draw on.
+    /// (a rectangular spike, for front ends). Poisson, diurnal and steps leaves redraw their
+    /// pending arrival from `at` (exact, by memorylessness); renewal, MMPP and replay leaves
+    /// apply it from their next draw on.
     pub fn inject_spike(&mut self, at: SimTime, multiplier: f64, duration: SimDuration) {
         if !multiplier.is_finite() || multiplier < 0.0 || duration == SimDuration::ZERO {
             return;
@@ -370,11 +372,14 @@ impl Traffic {
         let from = secs(at);
         for i in 0..self.leaves.len() {
             let leaf = &mut self.leaves[i];
-            if matches!(leaf.kind, LeafKind::Poisson(_)) && leaf.next.is_some_and(|a| a.time >= at)
-            {
+            let memoryless = matches!(
+                &leaf.kind,
+                LeafKind::Poisson(i) if !matches!(i, Intensity::Mmpp { .. })
+            );
+            if memoryless && leaf.next.is_some_and(|a| a.time >= at) {
                 leaf.next = None;
                 leaf.done = false;
-                leaf.clock = leaf.clock.max(from);
+                leaf.clock = leaf.last.max(from);
             }
         }
         self.heap.clear();
@@ -394,6 +399,7 @@ impl Traffic {
         if leaf.done {
             return;
         }
+        leaf.last = leaf.clock;
         let next = draw(leaf, injected, &mut self.rng);
         match next {
             Some(a) => {
@@ -419,6 +425,7 @@ fn flatten(
             offset,
             mods: mods.to_vec(),
             clock: offset,
+            last: offset,
             next: None,
             done: false,
         });
@@ -639,7 +646,13 @@ fn thin(
         let end = if end > t { end } else { t + 1e-6 };
         let bound = intensity.max_over(local, end - offset) * m.max_over(t, end);
         if bound <= 0.0 {
-            t = end;
+            // Nothing can arrive until the rate or a multiplier changes.
+            let change = m.next_break(t).min(offset + intensity.next_break(local));
+            t = if change.is_finite() && change > end {
+                change
+            } else {
+                end
+            };
             continue;
         }
         let gap = exponential_secs(rng, 1.0 / bound);
