@@ -5,6 +5,8 @@ use criterion::criterion_main;
 
 #[path = "main/event_queue.rs"]
 mod event_queue;
+#[path = "main/serving.rs"]
+mod serving;
 #[path = "main/stress.rs"]
 mod stress;
 #[path = "main/traces.rs"]
@@ -14,6 +16,7 @@ mod tui_render;
 
 criterion_main!(
     event_queue::benches,
+    serving::benches,
     stress::benches,
     traces::benches,
     tui_render::benches

@@ -82,6 +82,7 @@ pub mod model;
 mod overrides;
 mod raw;
 mod schema;
+pub mod serving;
 pub mod trace;
 mod units;
 mod validate;
@@ -96,6 +97,11 @@ pub use overrides::{
     Override, check_path, load_str_with_overrides, load_with_overrides, split_values, valid_paths,
 };
 pub use schema::json_schema;
+pub use serving::{
+    GenericSpec, LlmSpec, LoadBalancing, QueueSpec, RateStep, ReplayFormat, ReplaySpec,
+    ServiceSpec, ServingModel, SloSpec, SpikeSpec, StartupSpec, TokenDist, TrafficSpec,
+    spike_multiplier,
+};
 pub use units::{parse_cpu, parse_duration, parse_memory_mib};
 
 /// The `apiVersion` this version of drydock reads.

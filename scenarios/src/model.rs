@@ -37,6 +37,8 @@ pub struct Scenario {
     pub training: Vec<TrainingJobSpec>,
     /// `spec.traces`: workloads imported from trace files.
     pub traces: Vec<TraceSpec>,
+    /// `spec.services`: inference services, in file order. Default none.
+    pub services: Vec<crate::serving::ServiceSpec>,
     /// `spec.failures`.
     pub failures: FailureSpec,
     /// `spec.expect`: checks on the run's report, in file order. Default none.

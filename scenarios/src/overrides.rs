@@ -130,38 +130,54 @@ fn spec_shape() -> &'static Shape {
             .pointer("/properties/spec")
             .cloned()
             .unwrap_or_default();
-        shape_of(&schema, &spec, 0)
+        shape_of(&schema, &spec, 0, &mut Vec::new())
     })
 }
 
-fn shape_of(root: &serde_json::Value, node: &serde_json::Value, depth: usize) -> Shape {
+/// How many times one schema definition may be open on the path being expanded: recursive
+/// definitions (a service's traffic tree) are expanded this deep and no deeper.
+const MAX_RECURSION: usize = 3;
+
+fn shape_of(
+    root: &serde_json::Value,
+    node: &serde_json::Value,
+    depth: usize,
+    open: &mut Vec<String>,
+) -> Shape {
     use serde_json::Value;
     if depth > 32 {
         return Shape::Scalar;
     }
     if let Some(Value::String(r)) = node.get("$ref") {
+        if open.iter().filter(|o| *o == r).count() >= MAX_RECURSION {
+            return Shape::Scalar;
+        }
         let target = r
             .strip_prefix('#')
             .and_then(|p| root.pointer(p))
             .cloned()
             .unwrap_or_default();
-        return shape_of(root, &target, depth + 1);
+        open.push(r.clone());
+        let shape = shape_of(root, &target, depth + 1, open);
+        open.pop();
+        return shape;
     }
     let mut props: Vec<(String, Shape)> = Vec::new();
-    let add_props = |obj: &serde_json::Value, props: &mut Vec<(String, Shape)>| {
-        if let Some(Value::Object(p)) = obj.get("properties") {
-            for (k, v) in p {
-                if !props.iter().any(|(n, _)| n == k) {
-                    props.push((k.clone(), shape_of(root, v, depth + 1)));
+    let add_props =
+        |obj: &serde_json::Value, props: &mut Vec<(String, Shape)>, open: &mut Vec<String>| {
+            if let Some(Value::Object(p)) = obj.get("properties") {
+                for (k, v) in p {
+                    if !props.iter().any(|(n, _)| n == k) {
+                        props.push((k.clone(), shape_of(root, v, depth + 1, open)));
+                    }
                 }
             }
-        }
-    };
-    add_props(node, &mut props);
+        };
+    add_props(node, &mut props, open);
     for alt in ["oneOf", "anyOf"] {
         if let Some(Value::Array(alts)) = node.get(alt) {
             for a in alts {
-                add_props(a, &mut props);
+                add_props(a, &mut props, open);
             }
         }
     }
@@ -169,12 +185,12 @@ fn shape_of(root: &serde_json::Value, node: &serde_json::Value, depth: usize) ->
         return Shape::Object(props);
     }
     if let Some(items) = node.get("items") {
-        return Shape::Array(Box::new(shape_of(root, items, depth + 1)));
+        return Shape::Array(Box::new(shape_of(root, items, depth + 1, open)));
     }
     if let Some(ap) = node.get("additionalProperties")
         && ap.is_object()
     {
-        return Shape::Map(Box::new(shape_of(root, ap, depth + 1)));
+        return Shape::Map(Box::new(shape_of(root, ap, depth + 1, open)));
     }
     Shape::Scalar
 }

@@ -199,6 +199,8 @@ pub(crate) struct RawSpec {
     pub training: Option<Vec<Sp<RawTraining>>>,
     /// Workloads imported from trace files.
     pub traces: Option<Vec<Sp<RawTrace>>>,
+    /// Inference services: Deployments of replicas serving request traffic.
+    pub services: Option<Vec<Sp<crate::serving::raw::RawService>>>,
     /// Scheduled and random failures.
     pub failures: Opt<RawFailures>,
     /// Checks on the run's report, each `METRIC OP VALUE` (`jct_p95 <= 4h`,
@@ -684,7 +686,7 @@ pub(crate) struct RawRandom {
 }
 
 /// A duration distribution; which fields apply depends on `kind`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct RawDist {
     pub kind: Opt<String>,

@@ -2,6 +2,9 @@
 //! reader returns plain records in file order and names the offending CSV row (1-based,
 //! counting the header as row 1; this is the line number in the file) on bad input.
 //!
+//! Only regular files are read (a device such as `/dev/zero` is refused), so memory stays
+//! bounded by the file's size.
+//!
 //! Columns are looked up by header name, so extra or reordered columns are fine and optional
 //! columns may be missing (the openb `multigpu50` pod list has only the first five). Empty
 //! lines are skipped (the Philly file ends with one). Fields are trimmed.
@@ -59,6 +62,17 @@ pub struct PhillyJob {
     pub num_gpus: u32,
     /// Virtual cluster id.
     pub cluster: String,
+}
+
+/// One request of the Azure LLM inference trace (`TIMESTAMP,ContextTokens,GeneratedTokens`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AzureLlmRequest {
+    /// Arrival time in microseconds after the file's first record.
+    pub arrival_us: u64,
+    /// Prompt tokens (`ContextTokens`).
+    pub prompt_tokens: u32,
+    /// Output tokens (`GeneratedTokens`).
+    pub output_tokens: u32,
 }
 
 /// A trace file could not be read. Every variant is an input error (exit code 2).
@@ -139,23 +153,44 @@ struct Row<'t> {
     record: csv::StringRecord,
 }
 
+/// Reads a whole trace file, which must be a regular file.
+fn read_regular_file(path: &Path) -> Result<Vec<u8>, TraceError> {
+    let open = |source| TraceError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(open)?;
+    if !meta.is_file() {
+        return Err(open(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (expected a CSV trace file)",
+        )));
+    }
+    std::fs::read(path).map_err(open)
+}
+
 impl Table {
     fn open(path: &Path, expected: &'static str) -> Result<Table, TraceError> {
-        let bytes = std::fs::read(path).map_err(|source| TraceError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        Table::open_with(path, expected, true)
+    }
+
+    fn open_with(path: &Path, expected: &'static str, headers: bool) -> Result<Table, TraceError> {
+        let bytes = read_regular_file(path)?;
         let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
+            .has_headers(headers)
             .flexible(false)
             .trim(csv::Trim::All)
             .from_reader(std::io::Cursor::new(bytes));
-        let header = reader
-            .headers()
-            .map_err(|e| csv_error(path, e, &[]))?
-            .iter()
-            .map(|h| h.trim_start_matches('\u{feff}').to_string())
-            .collect();
+        let header = if headers {
+            reader
+                .headers()
+                .map_err(|e| csv_error(path, e, &[]))?
+                .iter()
+                .map(|h| h.trim_start_matches('\u{feff}').to_string())
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Table {
             path: path.to_path_buf(),
             reader,
@@ -519,6 +554,146 @@ pub fn read_philly(path: &Path) -> Result<Vec<PhillyJob>, TraceError> {
     Ok(out)
 }
 
+const AZURE_LLM_HEADER: &str = "TIMESTAMP,ContextTokens,GeneratedTokens";
+
+/// Reads the Azure LLM inference trace (`TIMESTAMP,ContextTokens,GeneratedTokens`, as
+/// published with Splitwise, ISCA'24, in Azure/AzurePublicDataset): one request per row,
+/// `TIMESTAMP` as `YYYY-MM-DD HH:MM:SS[.fffffff]` (UTC; digits past the microsecond are
+/// dropped). Arrival times are returned in microseconds after the first record; rows must be
+/// in time order. Extra columns are ignored.
+///
+/// # Errors
+/// [`TraceError::Open`] if the file cannot be read or is not a regular file,
+/// [`TraceError::Header`] if a column is missing, [`TraceError::Row`] (naming the row, the
+/// column and the value, with a hint) for a malformed timestamp, a token count that is not an
+/// integer in 0–4,294,967,295, or a row earlier than the one before it.
+pub fn read_azure_llm(path: &Path) -> Result<Vec<AzureLlmRequest>, TraceError> {
+    let t = Table::open(path, AZURE_LLM_HEADER)?;
+    let (ts, ctx, gen_) = (
+        t.column("TIMESTAMP")?,
+        t.column("ContextTokens")?,
+        t.column("GeneratedTokens")?,
+    );
+    let mut out = Vec::new();
+    let mut first: Option<i64> = None;
+    let mut last = i64::MIN;
+    t.for_each(|r| {
+        let stamp = r.text(ts);
+        let us = parse_utc_timestamp_us(stamp).ok_or_else(|| {
+            r.error(
+                "TIMESTAMP",
+                stamp,
+                "not a valid timestamp",
+                "expected UTC `YYYY-MM-DD HH:MM:SS.fffffff`, like 2023-11-16 18:15:46.6805900",
+            )
+        })?;
+        if us < last {
+            return Err(r.error(
+                "TIMESTAMP",
+                stamp,
+                "earlier than the row before it",
+                "rows must be in time order; sort the file by TIMESTAMP",
+            ));
+        }
+        last = us;
+        let first = *first.get_or_insert(us);
+        let tokens = |col: usize, name: &str| {
+            r.uint(col, name).and_then(|n| {
+                u32::try_from(n).map_err(|_| {
+                    r.error(name, r.text(col), "too large", "a token count below 2^32")
+                })
+            })
+        };
+        out.push(AzureLlmRequest {
+            arrival_us: (us - first) as u64,
+            prompt_tokens: tokens(ctx, "ContextTokens")?,
+            output_tokens: tokens(gen_, "GeneratedTokens")?,
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Reads a CSV of arrival times in seconds (decimals allowed): one column, with an optional
+/// header line (a first line that is not a number). Returns arrival times in microseconds
+/// after the first record (rounded to the microsecond); rows must be in time order.
+///
+/// # Errors
+/// [`TraceError::Open`] if the file cannot be read or is not a regular file,
+/// [`TraceError::Row`] (naming the row and value, with a hint) for a value that is not a
+/// finite number, a row with more than one column, or a time earlier than the one before it.
+pub fn read_timestamps(path: &Path) -> Result<Vec<u64>, TraceError> {
+    let t = Table::open_with(path, "one column of times in seconds", false)?;
+    let mut out = Vec::new();
+    let mut first: Option<f64> = None;
+    let mut last = f64::NEG_INFINITY;
+    let mut seen_row = false;
+    t.for_each(|r| {
+        let is_first_row = !seen_row;
+        seen_row = true;
+        if r.record.len() != 1 {
+            return Err(TraceError::Row {
+                path: r.path.to_path_buf(),
+                row: r.row,
+                message: format!(
+                    "{} fields where one is expected (hint: the file holds one column of \
+                     arrival times in seconds)",
+                    r.record.len()
+                ),
+            });
+        }
+        let v = r.text(0).trim_start_matches('\u{feff}');
+        let x = match v.parse::<f64>() {
+            Ok(x) if x.is_finite() && x.abs() < 1e12 => x,
+            _ if is_first_row && !v.is_empty() && v.parse::<f64>().is_err() => return Ok(()),
+            _ => {
+                return Err(r.error(
+                    "1",
+                    v,
+                    "not a time in seconds",
+                    "write a number of seconds like 12.5",
+                ));
+            }
+        };
+        if x < last {
+            return Err(r.error(
+                "1",
+                v,
+                "earlier than the row before it",
+                "rows must be in time order; sort the file",
+            ));
+        }
+        last = x;
+        let first = *first.get_or_insert(x);
+        out.push(((x - first) * 1e6).round() as u64);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS[.f...]` (UTC, up to 9 fractional digits) into microseconds
+/// since the Unix epoch (digits past the microsecond are dropped); `None` if malformed.
+fn parse_utc_timestamp_us(s: &str) -> Option<i64> {
+    let secs = parse_utc_timestamp(s.get(..19)?)?;
+    let frac = match s.get(19..)? {
+        "" => 0,
+        rest => {
+            let digits = rest.strip_prefix('.')?;
+            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            let micro: String = digits
+                .chars()
+                .chain(std::iter::repeat('0'))
+                .take(6)
+                .collect();
+            micro.parse::<i64>().ok()?
+        }
+    };
+    Some(secs * 1_000_000 + frac)
+}
+
 /// Parses `YYYY-MM-DD HH:MM:SS` (UTC) into seconds since the Unix epoch; `None` if malformed
 /// or not a real date.
 fn parse_utc_timestamp(s: &str) -> Option<i64> {
@@ -571,6 +746,37 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_with_fractions_parse_to_microseconds() {
+        assert_eq!(
+            parse_utc_timestamp_us("2023-11-16 18:15:46.6805900"),
+            Some(1_700_158_546_680_590)
+        );
+        assert_eq!(
+            parse_utc_timestamp_us("1970-01-01 00:00:01"),
+            Some(1_000_000)
+        );
+        assert_eq!(
+            parse_utc_timestamp_us("1970-01-01 00:00:01.5"),
+            Some(1_500_000)
+        );
+        assert_eq!(
+            parse_utc_timestamp_us("1970-01-01 00:00:00.123456789"),
+            Some(123_456)
+        );
+        for bad in [
+            "1970-01-01 00:00:01.",
+            "1970-01-01 00:00:01.1234567890",
+            "1970-01-01 00:00:01,5",
+            "1970-01-01 00:00:01.5x",
+            "1970-01-01",
+            "",
+            "1970-01-01 00:00:01.-5",
+        ] {
+            assert_eq!(parse_utc_timestamp_us(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn timestamps_parse_as_utc() {

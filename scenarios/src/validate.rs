@@ -91,7 +91,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A required field: reports `missing-field` at the parent when absent.
-    fn require<'v, T>(
+    pub(crate) fn require<'v, T>(
         &mut self,
         v: &'v Option<Sp<T>>,
         parent: Pos,
@@ -111,7 +111,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A required, non-empty string.
-    fn required_str(
+    pub(crate) fn required_str(
         &mut self,
         v: &Option<Sp<String>>,
         parent: Pos,
@@ -133,7 +133,11 @@ impl<'a> Checker<'a> {
     }
 
     /// An optional duration; `None` when absent or invalid (reported).
-    fn duration(&mut self, v: &Option<Sp<DurationText>>, path: &str) -> Option<Sp<SimDuration>> {
+    pub(crate) fn duration(
+        &mut self,
+        v: &Option<Sp<DurationText>>,
+        path: &str,
+    ) -> Option<Sp<SimDuration>> {
         let t = v.as_ref()?;
         match parse_duration(&t.value.0) {
             Ok(d) => Some(Sp {
@@ -153,7 +157,7 @@ impl<'a> Checker<'a> {
     }
 
     /// An optional duration with a default.
-    fn duration_or(
+    pub(crate) fn duration_or(
         &mut self,
         v: &Option<Sp<DurationText>>,
         path: &str,
@@ -163,7 +167,7 @@ impl<'a> Checker<'a> {
     }
 
     /// An optional duration that must be > 0 when given.
-    fn positive_duration(
+    pub(crate) fn positive_duration(
         &mut self,
         v: &Option<Sp<DurationText>>,
         path: &str,
@@ -183,7 +187,7 @@ impl<'a> Checker<'a> {
         Some(d.value)
     }
 
-    fn cpu(&mut self, v: &Option<Sp<CpuText>>, path: &str) -> Option<u64> {
+    pub(crate) fn cpu(&mut self, v: &Option<Sp<CpuText>>, path: &str) -> Option<u64> {
         let t = v.as_ref()?;
         match parse_cpu(&t.value.0) {
             Ok(c) => Some(c),
@@ -199,7 +203,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn memory(&mut self, v: &Option<Sp<MemoryText>>, path: &str) -> Option<u64> {
+    pub(crate) fn memory(&mut self, v: &Option<Sp<MemoryText>>, path: &str) -> Option<u64> {
         let t = v.as_ref()?;
         match parse_memory_mib(&t.value.0) {
             Ok(m) => Some(m),
@@ -216,7 +220,7 @@ impl<'a> Checker<'a> {
     }
 
     /// An optional integer in `[min, max]`.
-    fn int_in(
+    pub(crate) fn int_in(
         &mut self,
         v: &Option<Sp<i64>>,
         path: &str,
@@ -243,7 +247,7 @@ impl<'a> Checker<'a> {
     }
 
     /// An optional finite number accepted by `ok`.
-    fn number(
+    pub(crate) fn number(
         &mut self,
         v: &Option<Sp<f64>>,
         path: &str,
@@ -266,7 +270,7 @@ impl<'a> Checker<'a> {
     }
 
     /// An optional string from a fixed set.
-    fn choice<T: Copy>(
+    pub(crate) fn choice<T: Copy>(
         &mut self,
         v: &Option<Sp<String>>,
         path: &str,
@@ -292,7 +296,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A Kubernetes-style object name (lowercase letters, digits, `-`, `.`).
-    fn object_name(&mut self, s: &Sp<String>, path: &str, what: &str) {
+    pub(crate) fn object_name(&mut self, s: &Sp<String>, path: &str, what: &str) {
         let v = &s.value;
         let ok_chars = v
             .chars()
@@ -313,7 +317,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn string_map(
+    pub(crate) fn string_map(
         &mut self,
         v: &Option<Sp<BTreeMap<String, String>>>,
         path: &str,
@@ -449,6 +453,13 @@ pub(crate) fn validate(
         &pools,
         has_trace_nodes || !pools_complete,
     );
+    let gpu_models: BTreeSet<&str> = pools.iter().filter_map(|p| p.model.as_deref()).collect();
+    let services = crate::serving::validate::check_services(
+        &mut c,
+        spec.services.as_deref().unwrap_or(&[]),
+        &gpu_models,
+        has_trace_nodes || !pools_complete,
+    );
     let expect = crate::expect::check_all(&mut c, spec.expect.as_deref().unwrap_or(&[]));
 
     let diags = c.finish();
@@ -467,6 +478,7 @@ pub(crate) fn validate(
         node_lifecycle,
         training,
         traces,
+        services,
         failures,
         expect,
     })
@@ -970,7 +982,7 @@ fn check_node_lifecycle(
     out
 }
 
-fn check_tolerations(
+pub(crate) fn check_tolerations(
     c: &mut Checker<'_>,
     list: &[Sp<RawToleration>],
     path: &str,

@@ -133,6 +133,7 @@ fn scenario(
             })
             .collect(),
         traces: vec![],
+        services: vec![],
         failures: FailureSpec {
             scheduled: failures
                 .iter()

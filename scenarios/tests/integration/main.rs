@@ -6,6 +6,7 @@ mod invalid;
 mod library;
 mod robustness;
 mod schema;
+mod serving;
 mod traces;
 
 use std::path::PathBuf;
