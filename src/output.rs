@@ -54,6 +54,32 @@ pub fn dur(secs: f64) -> String {
     }
 }
 
+/// A request latency: milliseconds below 1 s, seconds with two decimals below a minute, then
+/// as [`dur`].
+pub fn lat(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.0}ms", (secs * 1000.0).max(0.0))
+    } else if secs < 60.0 {
+        format!("{secs:.2}s")
+    } else {
+        dur(secs)
+    }
+}
+
+fn lat_line(p: &Percentiles) -> String {
+    if p.count == 0 {
+        return "-".into();
+    }
+    format!(
+        "p50 {}  p95 {}  p99 {}  mean {}  (n={})",
+        lat(p.p50),
+        lat(p.p95),
+        lat(p.p99),
+        lat(p.mean),
+        p.count
+    )
+}
+
 fn pct_line(p: &Percentiles) -> String {
     if p.count == 0 {
         return "-".into();
@@ -97,27 +123,79 @@ pub fn table(s: &Summary, scenario: &Scenario) -> String {
         let _ = writeln!(o, "  {k:<24} {v}");
     };
     let j = &s.jobs;
-    row(
-        "jobs",
-        format!(
-            "{} submitted, {} completed, {} failed, {} pending, {} running",
-            j.submitted, j.completed, j.failed, j.pending, j.running
-        ),
-    );
-    if j.failed_unschedulable > 0 {
+    let training = j.total > 0 || s.services.is_empty();
+    if training {
         row(
-            "  unschedulable",
+            "jobs",
             format!(
-                "{} (sharing {}, whole-GPU {}, CPU-only {})",
-                j.failed_unschedulable,
-                j.failed_by_class[0],
-                j.failed_by_class[1],
-                j.failed_by_class[2]
+                "{} submitted, {} completed, {} failed, {} pending, {} running",
+                j.submitted, j.completed, j.failed, j.pending, j.running
             ),
         );
+        if j.failed_unschedulable > 0 {
+            row(
+                "  unschedulable",
+                format!(
+                    "{} (sharing {}, whole-GPU {}, CPU-only {})",
+                    j.failed_unschedulable,
+                    j.failed_by_class[0],
+                    j.failed_by_class[1],
+                    j.failed_by_class[2]
+                ),
+            );
+        }
+        row("job completion time", pct_line(&s.jct));
+        row("queueing delay", pct_line(&s.queueing_delay));
     }
-    row("job completion time", pct_line(&s.jct));
-    row("queueing delay", pct_line(&s.queueing_delay));
+    for v in &s.services {
+        let d = &v.dropped;
+        row(
+            &format!("service {}", v.name),
+            format!(
+                "{} requests, {} completed, {} dropped (queue full {}, timeout {}, replica lost {}, no endpoint {}), {} in flight",
+                v.requests,
+                v.completed,
+                d.total,
+                d.queue_full,
+                d.timeout,
+                d.replica_lost,
+                d.no_endpoint,
+                v.in_flight
+            ),
+        );
+        row("  latency", lat_line(&v.latency));
+        if v.ttft.count > 0 {
+            row("  time to first token", lat_line(&v.ttft));
+            row("  time per output token", lat_line(&v.tpot));
+        }
+        row(
+            "  SLO attainment",
+            format!("{:.2}%", v.slo_attainment * 100.0),
+        );
+        row(
+            "  replicas",
+            format!(
+                "{} at the end ({} ready), peak {}, mean {:.1}; cold start {}",
+                v.replicas_end,
+                v.ready_end,
+                v.replicas_peak,
+                v.replicas_mean,
+                if v.cold_start.count > 0 {
+                    format!(
+                        "p50 {} p95 {}",
+                        lat(v.cold_start.p50),
+                        lat(v.cold_start.p95)
+                    )
+                } else {
+                    "-".into()
+                }
+            ),
+        );
+        row(
+            "  cost per 1M requests",
+            format!("${:.2} (whole cluster)", v.cost_per_million_requests),
+        );
+    }
     let g = &s.gpu;
     row(
         "GPU allocation",
@@ -202,8 +280,19 @@ pub fn table(s: &Summary, scenario: &Scenario) -> String {
         );
     }
     let a = &s.autoscaling;
+    let hpa: Vec<_> = a.decisions.iter().filter(|d| d.actor == "hpa").collect();
+    if !hpa.is_empty() {
+        row(
+            "HPA",
+            format!(
+                "{} scale-ups, {} scale-downs (every decision with its reason: summary.json)",
+                hpa.iter().filter(|d| d.to > d.from).count(),
+                hpa.iter().filter(|d| d.to < d.from).count()
+            ),
+        );
+    }
     if a.nodes_registered + a.nodes_deleted + a.provision_failures + a.spot_interruptions > 0
-        || !a.decisions.is_empty()
+        || a.decisions.iter().any(|d| d.actor != "hpa")
     {
         let ups = a
             .decisions

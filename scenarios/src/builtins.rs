@@ -13,7 +13,7 @@ pub struct Builtin {
     pub needs_data: bool,
 }
 
-static BUILTINS: [Builtin; 4] = [
+static BUILTINS: [Builtin; 7] = [
     Builtin {
         name: "default",
         description: "small mixed A100/L4 cluster, 14 training jobs, a node failure and preemption (binpack)",
@@ -37,6 +37,24 @@ static BUILTINS: [Builtin; 4] = [
         description: "Philly trace replayed on 1,000 8-GPU V100 nodes with random failures",
         source: include_str!("../library/philly.yaml"),
         needs_data: true,
+    },
+    Builtin {
+        name: "llm-spike",
+        description: "Azure LLM trace replayed for 24h with a 5x spike; HPA and Cluster Autoscaler on A100s",
+        source: include_str!("../library/llm-spike.yaml"),
+        needs_data: true,
+    },
+    Builtin {
+        name: "diurnal-inference",
+        description: "an LLM service under a day of diurnal traffic; HPA and Cluster Autoscaler on L4s",
+        source: include_str!("../library/diurnal-inference.yaml"),
+        needs_data: false,
+    },
+    Builtin {
+        name: "mixed-cluster",
+        description: "training and inference share 8 A100 nodes; a 5x spike preempts training",
+        source: include_str!("../library/mixed-cluster.yaml"),
+        needs_data: false,
     },
 ];
 

@@ -9,8 +9,8 @@
 //! An expectation is written `METRIC OP VALUE`:
 //!
 //! * `METRIC` is a name from [`METRICS`], optionally followed by a label selector
-//!   `{key=value, ...}`. No metric has labels yet (inference services will bring some, such as
-//!   `slo_attainment{service=chat}`), so any non-empty selector is an input error.
+//!   `{key=value, ...}`. Only the inference service metrics have a label, `service`
+//!   (`slo_attainment{service=chat} >= 99%`); a selector on another metric is an input error.
 //! * `OP` is one of `<`, `<=`, `>`, `>=`, `==`, `!=`.
 //! * `VALUE` is written in the metric's unit ([`MetricUnit`]): a duration (`4h`, `90s`,
 //!   `1h30m`, or plain seconds) for times, a ratio (`0.85`) or a percentage (`85%`) for
@@ -69,8 +69,18 @@ pub struct MetricDef {
     pub unit: MetricUnit,
     /// One-line description.
     pub help: &'static str,
-    /// Label names a selector may use (`name{label=value}`); empty for every metric today.
+    /// Label names a selector may use (`name{label=value}`): `service` for the inference
+    /// service metrics, none for the others.
     pub labels: &'static [&'static str],
+}
+
+const fn service_def(name: &'static str, unit: MetricUnit, help: &'static str) -> MetricDef {
+    MetricDef {
+        name,
+        unit,
+        help,
+        labels: &["service"],
+    }
 }
 
 const fn def(name: &'static str, unit: MetricUnit, help: &'static str) -> MetricDef {
@@ -198,7 +208,63 @@ pub const METRICS: &[MetricDef] = &[
         MetricUnit::Seconds,
         "virtual time at the end of the run",
     ),
+    service_def(
+        "requests_completed",
+        MetricUnit::Count,
+        "inference requests completed (all services, or `{service=NAME}`)",
+    ),
+    service_def(
+        "requests_dropped",
+        MetricUnit::Count,
+        "inference requests dropped: queue full, timeout, replica lost, no endpoint",
+    ),
+    service_def(
+        "slo_attainment",
+        MetricUnit::Ratio,
+        "fraction of finished requests (completed or dropped) that met the service's SLO",
+    ),
+    service_def(
+        "request_latency_p50",
+        MetricUnit::Seconds,
+        "median end-to-end request latency (the worst service without a selector)",
+    ),
+    service_def(
+        "request_latency_p95",
+        MetricUnit::Seconds,
+        "95th percentile end-to-end request latency (the worst service without a selector)",
+    ),
+    service_def(
+        "request_latency_p99",
+        MetricUnit::Seconds,
+        "99th percentile end-to-end request latency (the worst service without a selector)",
+    ),
+    service_def(
+        "ttft_p95",
+        MetricUnit::Seconds,
+        "95th percentile time to first token of LLM services (the worst without a selector)",
+    ),
+    service_def(
+        "tpot_p95",
+        MetricUnit::Seconds,
+        "95th percentile time per output token of LLM services (the worst without a selector)",
+    ),
+    service_def(
+        "replicas_peak",
+        MetricUnit::Count,
+        "most replica pods of a service at once (the sum over services without a selector)",
+    ),
+    service_def(
+        "cost_per_million_requests",
+        MetricUnit::Dollars,
+        "the cluster's cost per million completed inference requests",
+    ),
 ];
+
+/// True for the metrics of inference services (they have the `service` label and a value only
+/// in runs with services).
+pub fn is_service_metric(name: &str) -> bool {
+    metric(name).is_some_and(|m| m.labels.contains(&"service"))
+}
 
 /// The metric called `name`, if any.
 pub fn metric(name: &str) -> Option<&'static MetricDef> {
@@ -284,7 +350,7 @@ impl CompareOp {
 pub struct Expectation {
     /// The metric's name (one of [`METRICS`]).
     pub metric: String,
-    /// The label selector (`{key=value}`); always empty today, since no metric has labels.
+    /// The label selector (`{key=value}`): only `service` on the inference service metrics.
     pub labels: BTreeMap<String, String>,
     /// The comparison.
     pub op: CompareOp,
@@ -1156,9 +1222,10 @@ mod tests {
                 .hint
                 .starts_with("did you mean `cost_total`?")
         );
-        let far = bad("slo_attainment{service=chat} >= 0.99");
-        assert_eq!(far.rule, "expect-metric");
-        assert!(far.hint.starts_with("valid metrics: "), "{}", far.hint);
+        let svc = ok("slo_attainment{service=chat} >= 0.99");
+        assert_eq!(svc.labels.get("service").map(String::as_str), Some("chat"));
+        let wrong = bad("slo_attainment{zone=a} >= 0.99");
+        assert_eq!(wrong.rule, "expect-labels");
     }
 
     #[test]
@@ -1176,7 +1243,11 @@ mod tests {
                 "{}",
                 e.hint
             );
-            assert!(e.hint.contains("no metric has labels yet"), "{}", e.hint);
+            assert!(
+                e.hint.contains("metrics with labels: requests_completed"),
+                "{}",
+                e.hint
+            );
         }
         assert_eq!(bad("jct_p95{service=chat} <= 4h").offset, 7);
         // An empty selector selects nothing and is accepted.

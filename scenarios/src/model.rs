@@ -23,7 +23,7 @@ pub struct Scenario {
     pub seed: u64,
     /// `spec.duration`: virtual time at which the run stops even if work remains. Default
     /// `None`: run until every job has finished or failed and no event is left (with a hard cap
-    /// of 10 years of virtual time).
+    /// of 10 years of virtual time). With services the default is 24 h (they never finish).
     pub duration: Option<SimDuration>,
     /// `spec.sampleInterval`: time-series sampling interval. Default 5m.
     pub sample_interval: SimDuration,

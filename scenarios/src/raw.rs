@@ -185,7 +185,7 @@ pub(crate) struct RawSpec {
     /// Master seed of every random stream (overridden by `--seed`). Default 1.
     pub seed: Opt<u64>,
     /// Virtual time at which the run stops even if work remains. Default: run until all work
-    /// is done.
+    /// is done, or 24h when there are services (they receive traffic forever).
     pub duration: Opt<DurationText>,
     /// Time-series sampling interval. Default 5m.
     pub sample_interval: Opt<DurationText>,

@@ -20,14 +20,15 @@ use serde::Serialize;
 
 use crate::model::{DurationDist, TolerationSpec};
 
+pub mod autoscaling;
 pub(crate) mod raw;
 pub(crate) mod validate;
 
 /// `spec.services[]`: an inference service (a Deployment of replicas) and the traffic it
 /// receives.
 ///
-/// The HorizontalPodAutoscaler section (`autoscaling:`) is reserved: the loader accepts any
-/// mapping there and does not interpret it yet (it is parsed by the autoscaling code).
+/// `autoscaling:` puts a HorizontalPodAutoscaler on the Deployment
+/// ([`autoscaling::ServiceAutoscaling`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceSpec {
     /// Service name: unique among services, a Kubernetes object name (DNS-1123: lowercase
@@ -61,6 +62,8 @@ pub struct ServiceSpec {
     pub slo: SloSpec,
     /// The arrivals.
     pub traffic: TrafficSpec,
+    /// The HorizontalPodAutoscaler, if any.
+    pub autoscaling: Option<autoscaling::ServiceAutoscaling>,
 }
 
 /// `startup`: after a replica pod is bound it pulls its image, then loads the model, then is

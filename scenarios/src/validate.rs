@@ -460,6 +460,8 @@ pub(crate) fn validate(
         &gpu_models,
         has_trace_nodes || !pools_complete,
     );
+    // Services receive traffic forever: without a duration a run with services lasts a day.
+    let duration = duration.or_else(|| (!services.is_empty()).then(|| SimDuration::from_hours(24)));
     let expect = crate::expect::check_all(&mut c, spec.expect.as_deref().unwrap_or(&[]));
 
     let diags = c.finish();

@@ -64,6 +64,8 @@ pub struct Plan {
     pub specs: Vec<PodSpec>,
     /// Jobs in creation order.
     pub jobs: Vec<JobPlan>,
+    /// Pod spec of each service's replicas (index = service).
+    pub service_specs: Vec<SpecId>,
 }
 
 /// Interns pod specs so pods of equal shape share one.
@@ -167,6 +169,19 @@ pub fn plan(scenario: &Scenario, data_dir: Option<&Path>, seed: u64) -> Result<P
                 one_attempt: false,
             });
         }
+    }
+
+    for svc in &scenario.services {
+        let mut spec = PodSpec::new(PodRequest {
+            cpu_milli: svc.cpu_milli,
+            memory_mib: svc.memory_mib,
+            gpu: GpuRequest::whole(svc.gpus_per_replica),
+        });
+        spec.priority = svc.priority;
+        spec.gpu_models = models(&mut plan.cluster, &svc.gpu_models);
+        spec.node_selector = svc.node_selector.clone();
+        spec.tolerations = svc.tolerations.iter().map(toleration).collect();
+        plan.service_specs.push(specs.intern(spec));
     }
 
     for (ti, t) in scenario.traces.iter().enumerate() {

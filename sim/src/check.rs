@@ -49,10 +49,12 @@ pub fn evaluate(expectations: &[Expectation], summary: &Summary) -> Vec<CheckRes
     expectations
         .iter()
         .map(|e| {
-            let measured = if e.labels.is_empty() {
-                summary.metric_value(&e.metric)
-            } else {
-                None
+            let measured = match e.labels.get("service") {
+                None if e.labels.is_empty() => summary.metric_value(&e.metric),
+                Some(name) if e.labels.len() == 1 => {
+                    summary.service_metric(&e.metric, Some(name.as_str()))
+                }
+                _ => None,
             };
             result(e, measured)
         })

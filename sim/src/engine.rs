@@ -25,6 +25,7 @@ use crate::SimError;
 use crate::build::{Plan, plan};
 
 pub mod fleet;
+pub mod services;
 use crate::dist;
 use crate::metrics::Metrics;
 use crate::model::{FailReason, FailureCause, Job, JobName, JobStatus, NodeHealth, Phase, SpecId};
@@ -32,6 +33,7 @@ use crate::progress::{progress_after, wall_time_for};
 use crate::queue::EventQueue;
 use crate::rng::stream;
 use fleet::Fleet;
+use services::ServiceState;
 
 /// Hard cap on virtual time when a scenario sets no duration: 10 years.
 pub const MAX_VIRTUAL_TIME: SimTime = SimTime(10 * 365 * 24 * 3600 * 1_000_000);
@@ -132,6 +134,30 @@ pub enum Event {
         /// The node.
         node: NodeId,
     },
+    /// A replica pod finished starting up (stale if `generation` moved on).
+    ReplicaReady {
+        /// Job index of the replica pod.
+        job: u32,
+        /// Job generation when scheduled.
+        generation: u32,
+    },
+    /// A deleted replica pod's termination grace period is over.
+    ReplicaDeleted {
+        /// Job index of the replica pod.
+        job: u32,
+        /// Job generation when scheduled.
+        generation: u32,
+    },
+    /// A service's metrics scrape is due.
+    MetricsScrape {
+        /// Service index.
+        service: u32,
+    },
+    /// A service's HPA sync is due.
+    HpaSync {
+        /// Service index.
+        service: u32,
+    },
     /// The cloud interrupts a spot node (stale if the node's epoch moved on).
     SpotInterrupted {
         /// The node.
@@ -160,6 +186,10 @@ impl Event {
             Event::NodeRegistered { .. } => 14,
             Event::NodeDeleted { .. } => 15,
             Event::SpotInterrupted { .. } => 16,
+            Event::ReplicaReady { .. } => 17,
+            Event::ReplicaDeleted { .. } => 18,
+            Event::MetricsScrape { .. } => 19,
+            Event::HpaSync { .. } => 20,
         }
     }
 
@@ -169,7 +199,10 @@ impl Event {
             Event::JobFinished { job, generation }
             | Event::GangTimedOut { job, generation }
             | Event::PodsTerminated { job, generation }
-            | Event::BackoffExpired { job, generation } => (job as u64, generation as u64),
+            | Event::BackoffExpired { job, generation }
+            | Event::ReplicaReady { job, generation }
+            | Event::ReplicaDeleted { job, generation } => (job as u64, generation as u64),
+            Event::MetricsScrape { service } | Event::HpaSync { service } => (service as u64, 0),
             Event::NodeFailed { node, .. } => (node.0 as u64, 0),
             Event::NodeMarkedNotReady { node, epoch }
             | Event::NodePodsEvicted { node, epoch }
@@ -288,6 +321,10 @@ pub struct SimState {
     /// Node provisioning, the Cluster Autoscaler and spot interruptions; `None` when nodes
     /// never come and go.
     pub fleet: Option<Box<Fleet>>,
+    /// Inference services, in scenario order.
+    pub services: Vec<ServiceState>,
+    /// Every scale decision (HPA, Cluster Autoscaler, cloud), in time order.
+    pub decisions: Vec<fleet::ScaleDecision>,
 }
 
 /// Apply the seed and build a world.
@@ -301,6 +338,7 @@ pub(crate) fn build_world(
         zones,
         specs,
         jobs,
+        service_specs,
     } = plan(scenario, data_dir, seed)?;
     let s = &scenario.scheduler;
     let mut sched_config = SchedulerConfig::for_policy(s.policy);
@@ -386,7 +424,42 @@ pub(crate) fn build_world(
         .as_ref()
         .map(|f| f.growth(&cluster))
         .unwrap_or_default();
-    let warnings = never_schedulable(&cluster, &growth, &specs, &jobs);
+    let mut warnings = never_schedulable(&cluster, &growth, &specs, &jobs);
+    // A service whose replicas fit nowhere is an input error, said before the run.
+    for (svc, &sid) in scenario.services.iter().zip(&service_specs) {
+        let spec = &specs[sid.0 as usize];
+        let templates = growth.iter().filter(|(_, k)| *k > 0).map(|(n, _)| n);
+        let mut first = None;
+        let fits = cluster
+            .nodes
+            .iter()
+            .chain(templates)
+            .any(|n| match n.filter(spec) {
+                Ok(()) => true,
+                Err(r) => {
+                    first.get_or_insert(r);
+                    false
+                }
+            });
+        if !fits {
+            return Err(SimError::Input(format!(
+                "service `{}` can never run: no node of any pool can hold a replica ({} cpu, {} MiB, {} GPU){}; give it a pool it fits (GPU model, node selector, taints) or raise a pool's maxNodes",
+                svc.name,
+                spec.request.cpu_milli as f64 / 1000.0,
+                spec.request.memory_mib,
+                spec.request.gpu.count,
+                first
+                    .map(|r| format!(": {}", r.message()))
+                    .unwrap_or_default()
+            )));
+        }
+    }
+    warnings.dedup();
+    let service_gpu: Vec<u64> = service_specs
+        .iter()
+        .map(|s| specs[s.0 as usize].request.gpu.total_milli())
+        .collect();
+    let services = services::build(scenario, &service_specs, &service_gpu, data_dir, seed)?;
     let mut world = World::new();
     let mut job_entities = Vec::with_capacity(jobs.len());
     let mut arrival_order: Vec<(SimTime, u32)> = Vec::with_capacity(jobs.len());
@@ -409,6 +482,7 @@ pub(crate) fn build_world(
             priority: j.priority,
             one_attempt: j.one_attempt,
             gpu_milli,
+            service: None,
         };
         let e = world
             .spawn((job, JobName(j.name.into_boxed_str()), JobStatus::default()))
@@ -515,9 +589,12 @@ pub(crate) fn build_world(
         cluster_changes: 0,
         hold_releases: 0,
         fleet,
+        services,
+        decisions: Vec::new(),
     })));
-    world.resource_scope(|_, mut st: Mut<SimBox>| {
+    world.resource_scope(|world, mut st: Mut<SimBox>| {
         let st = &mut *st.0;
+        services::start(world, st)?;
         fleet::schedule_initial_spot(st)?;
         if st.fleet.as_deref().is_some_and(Fleet::autoscales) {
             fleet::queue_scan(st, SimTime::ZERO)?;
@@ -680,6 +757,9 @@ pub(crate) fn step_until(
                 st.periodic_queued = st.periodic_queued.saturating_sub(1);
             }
             st.events += 1;
+            if !st.services.is_empty() {
+                services::advance(st, now);
+            }
             tracing::trace!(sim_time_us = now.0, event = ?ev, "event");
             let (a, b) = ev.ids();
             st.log_hash.update(now.0.to_le_bytes());
@@ -866,6 +946,14 @@ fn handle(world: &mut World, st: &mut SimState, now: SimTime, ev: Event) -> Resu
             }
         }
         Event::AutoscalerScan { .. } => fleet::scan(world, st, now)?,
+        Event::ReplicaReady { job, generation } => {
+            services::replica_ready(world, st, job, generation, now)
+        }
+        Event::ReplicaDeleted { job, generation } => {
+            services::replica_deleted(world, st, job, generation, now)?
+        }
+        Event::MetricsScrape { service } => services::scrape(st, service as usize, now)?,
+        Event::HpaSync { service } => services::hpa_sync(world, st, service as usize, now)?,
         Event::NodeRegistered { id } => fleet::node_registered(st, id, now)?,
         Event::NodeDeleted { node } => fleet::node_deleted(world, st, node, now)?,
         Event::SpotInterrupted { node, epoch } => {
@@ -873,7 +961,9 @@ fn handle(world: &mut World, st: &mut SimState, now: SimTime, ev: Event) -> Resu
         }
         Event::SampleDue => {
             sample(world, st, now);
+            services::sample(st, now);
             if st.metrics.thin_if_full() {
+                services::thin(st);
                 st.config.sample_interval =
                     SimDuration(st.config.sample_interval.0.saturating_mul(2));
             }
@@ -912,6 +1002,7 @@ fn job(world: &World, st: &SimState, j: u32) -> Job {
             priority: 0,
             one_attempt: false,
             gpu_milli: 0,
+            service: None,
         })
 }
 
@@ -961,7 +1052,7 @@ fn record_bind(world: &mut World, st: &mut SimState, j: u32, b: drydock_core::Bi
     *st.bound_by_priority.entry(job.priority).or_default() += 1;
     if let Some(mut s) = world.get_mut::<JobStatus>(st.jobs[j as usize]) {
         let w = (b.pod.0 & 0xFFFF) as usize;
-        if s.bound.iter().all(|b| b.is_none()) {
+        if s.bound.iter().all(|b| b.is_none()) && job.service.is_none() {
             st.metrics.bound_jobs += 1;
         }
         if s.bound.len() < job.workers as usize {
@@ -977,7 +1068,7 @@ fn unbind_all(world: &mut World, st: &mut SimState, j: u32, now: SimTime) {
         return;
     };
     let bound = std::mem::take(&mut s.bound);
-    if bound.iter().any(|b| b.is_some()) {
+    if bound.iter().any(|b| b.is_some()) && job.service.is_none() {
         st.metrics.bound_jobs = st.metrics.bound_jobs.saturating_sub(1);
     }
     for (w, slot) in bound.into_iter().enumerate() {
@@ -1261,6 +1352,9 @@ pub(crate) fn evict(
     s.preemptions += 1;
     s.generation += 1;
     let generation = s.generation;
+    if let Some(svc) = vjob.service {
+        services::replica_lost(st, usize::from(svc), v, now, true);
+    }
     match cause {
         Eviction::Preemption { by } => {
             s.last_stop_preempted = true;
@@ -1308,7 +1402,9 @@ fn start_job(world: &mut World, st: &mut SimState, j: u32, now: SimTime) -> Resu
     s.nominated.clear();
     if s.first_start.is_none() {
         s.first_start = Some(now);
-        st.metrics.queueing_delay_us.push(now.since(job.arrival).0);
+        if job.service.is_none() {
+            st.metrics.queueing_delay_us.push(now.since(job.arrival).0);
+        }
     }
     // A pod bound to a node that is down (but not yet marked NotReady) never starts.
     let on_dead_node = s
@@ -1336,6 +1432,10 @@ fn start_job(world: &mut World, st: &mut SimState, j: u32, now: SimTime) -> Resu
     }
     s.phase = Phase::Running;
     s.compute_start = now.saturating_add(overhead);
+    if let Some(svc) = job.service {
+        let generation = s.generation;
+        return services::replica_bound(st, usize::from(svc), j, generation, now);
+    }
     if let Some(work) = job.work {
         let remaining = SimDuration(work.0.saturating_sub(s.done.0));
         let at = s
@@ -1382,6 +1482,10 @@ fn node_failed(
             s.phase = Phase::Stalled;
             s.stalled_at = Some(now);
             s.generation += 1;
+            if let Some(svc) = jb.service {
+                // The server died with its node: what it held is lost.
+                services::replica_lost(st, usize::from(svc), j, now, false);
+            }
         }
     }
     // Detection: the first node-monitor tick at or after the grace period.
@@ -1411,6 +1515,24 @@ fn fail_and_restart(
 ) -> Result<(), SimError> {
     let jb = job(world, st, j);
     let e = st.jobs[j as usize];
+    if let Some(svc) = jb.service {
+        // A Deployment's pod: the ReplicaSet replaces it at once (no backoff, no limit).
+        let live = world
+            .get::<JobStatus>(e)
+            .is_some_and(|s| matches!(s.phase, Phase::Stalled | Phase::Running | Phase::Holding));
+        if !live {
+            return Ok(());
+        }
+        services::replica_lost(st, usize::from(svc), j, now, false);
+        unbind_all(world, st, j, now);
+        st.cluster_changes += 1;
+        if let Some(mut s) = world.get_mut::<JobStatus>(e) {
+            s.generation += 1;
+            s.stalled_at = None;
+        }
+        enqueue(world, st, j, now);
+        return Ok(());
+    }
     if world
         .get::<JobStatus>(e)
         .is_some_and(|s| s.phase == Phase::Holding)
@@ -1536,6 +1658,10 @@ fn node_repaired(
             enqueue(world, st, j, now);
             continue;
         }
+        if jb.service.is_some() {
+            start_job(world, st, j, now)?;
+            continue;
+        }
         let failed = world
             .get_mut::<JobStatus>(e)
             .is_some_and(|mut s| book_restart(&mut s, &mut st.metrics, &jb, stalled_at, now));
@@ -1581,7 +1707,9 @@ pub(crate) fn finish(world: &mut World) -> Option<SimTime> {
             st.queue.now()
         };
         st.metrics.horizon_reached = !st.config.fixed_duration && work_left;
+        services::advance(st, now);
         sample(world, st, now);
+        services::sample(st, now);
         st.metrics.close(now);
         Some(now)
     })

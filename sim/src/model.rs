@@ -39,6 +39,9 @@ pub struct Job {
     pub one_attempt: bool,
     /// Whole-GPU equivalent the gang holds, in milli-GPU (Σ over pods of count × milli).
     pub gpu_milli: u64,
+    /// For a replica pod of an inference service: the service's index. Replica pods are jobs
+    /// of one worker that never finish; they are left out of the job statistics.
+    pub service: Option<u16>,
 }
 
 /// The job's name (`metadata.name` of its PodGroup).

@@ -162,6 +162,63 @@ pub struct CostReport {
     pub pools: Vec<PoolCost>,
 }
 
+/// Requests dropped by an inference service, by cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DroppedRequests {
+    /// The chosen replica's queue was full.
+    pub queue_full: u64,
+    /// Waited past the queue timeout.
+    pub timeout: u64,
+    /// Held by a replica that was lost (node failure, eviction, grace period over).
+    pub replica_lost: u64,
+    /// No Ready replica (the service-level queue was full or timed out).
+    pub no_endpoint: u64,
+    /// All of the above.
+    pub total: u64,
+}
+
+/// One inference service over the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceReport {
+    /// Service name.
+    pub name: String,
+    /// Requests that arrived.
+    pub requests: u64,
+    /// Requests that completed.
+    pub completed: u64,
+    /// Requests dropped, by cause.
+    pub dropped: DroppedRequests,
+    /// Requests still queued or in service at the end (`requests = completed + dropped +
+    /// in_flight`).
+    pub in_flight: u64,
+    /// End-to-end latency of completed requests, in seconds.
+    pub latency: Percentiles,
+    /// Time to first token (LLM services), in seconds; empty otherwise.
+    pub ttft: Percentiles,
+    /// Time per output token (LLM services), in seconds; empty otherwise.
+    pub tpot: Percentiles,
+    /// Fraction of finished requests (completed or dropped) that met every SLO the service
+    /// sets (0–1); 1 when nothing finished.
+    pub slo_attainment: f64,
+    /// Replicas (Deployment `spec.replicas`) at the end.
+    pub replicas_end: u32,
+    /// Most replica pods at once.
+    pub replicas_peak: u32,
+    /// Time-weighted mean of replica pods.
+    pub replicas_mean: f64,
+    /// Ready replicas at the end.
+    pub ready_end: u32,
+    /// Cold starts (pod bound to Ready: image pull and model load), in seconds.
+    pub cold_start: Percentiles,
+    /// GPU-hours the service's replica pods held.
+    pub gpu_hours: f64,
+    /// The cluster's cost per million completed requests of all services, in dollars
+    /// (`cost.total / completed requests × 10⁶`; the whole cluster's cost, training included).
+    pub cost_per_million_requests: f64,
+}
+
 /// Cluster autoscaling and spot interruptions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -275,6 +332,8 @@ pub struct Summary {
     /// Cluster autoscaling, spot interruptions and the scale decision log (empty when nodes
     /// never come and go).
     pub autoscaling: AutoscalingReport,
+    /// Inference services, in scenario order (empty without services).
+    pub services: Vec<ServiceReport>,
     /// Allocation vs arrived workload, per whole percent (arrivals-only runs; empty otherwise).
     pub allocation_curve: Vec<CurvePoint>,
     /// Fragmentation vs arrived workload, per whole percent (arrivals-only runs; empty
@@ -330,6 +389,11 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
         ..Default::default()
     };
     for &e in &st.jobs {
+        if world.get::<Job>(e).is_some_and(|j| j.service.is_some()) {
+            jobs.total -= 1;
+            jobs.submitted = jobs.submitted.saturating_sub(1);
+            continue;
+        }
         if let Some(s) = world.get::<JobStatus>(e) {
             match s.phase {
                 Phase::Pending | Phase::Backoff | Phase::Holding => jobs.pending += 1,
@@ -459,17 +523,70 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
             spot_interruptions: m.spot_interruptions,
             scale_down_evictions: m.scale_down_evictions,
             spot_evictions: m.spot_evictions,
-            decisions: st
-                .fleet
-                .as_deref()
-                .map(|f| f.decisions.clone())
-                .unwrap_or_default(),
+            decisions: st.decisions.clone(),
         },
+        services: service_reports(st, total),
         allocation_curve,
         fragmentation_curve,
         event_log_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
         horizon_reached: m.horizon_reached,
     }
+}
+
+fn service_reports(st: &crate::engine::SimState, cost_total: f64) -> Vec<ServiceReport> {
+    let secs = |p: &Option<crate::serving::Percentiles>| -> Percentiles {
+        p.as_ref()
+            .map(|p| Percentiles {
+                count: p.count,
+                mean: p.mean.as_secs_f64(),
+                p50: p.p50.as_secs_f64(),
+                p95: p.p95.as_secs_f64(),
+                p99: p.p99.as_secs_f64(),
+                max: p.max.as_secs_f64(),
+            })
+            .unwrap_or_default()
+    };
+    let completed: u64 = st
+        .services
+        .iter()
+        .map(|s| s.runtime.summary().completed)
+        .sum();
+    let end = st.metrics.end.0.max(1) as f64;
+    st.services
+        .iter()
+        .map(|svc| {
+            let sum = svc.runtime.summary();
+            let d = sum.dropped;
+            ServiceReport {
+                name: svc.name.clone(),
+                requests: sum.arrived,
+                completed: sum.completed,
+                dropped: DroppedRequests {
+                    queue_full: d.queue_full,
+                    timeout: d.timeout,
+                    replica_lost: d.replica_lost,
+                    no_endpoint: d.no_endpoint,
+                    total: d.total(),
+                },
+                in_flight: sum.in_flight,
+                latency: secs(&sum.latency),
+                ttft: secs(&sum.ttft),
+                tpot: secs(&sum.tpot),
+                slo_attainment: sum.slo_attainment.unwrap_or(1.0),
+                replicas_end: svc.desired,
+                replicas_peak: svc.peak_replicas,
+                replicas_mean: svc.replica_us as f64 / end,
+                ready_end: svc.ready_count(),
+                cold_start: percentiles(&svc.cold_starts_us),
+                gpu_hours: svc.gpu_us() as f64 / 3.6e9,
+                cost_per_million_requests: if completed > 0 {
+                    cost_total / completed as f64 * 1e6
+                } else {
+                    0.0
+                },
+            }
+        })
+        .collect()
 }
 
 /// The time series.
@@ -487,7 +604,7 @@ pub fn job_rows(world: &World) -> Vec<JobRow> {
     st.jobs
         .iter()
         .filter_map(|&e| {
-            let j = world.get::<Job>(e)?;
+            let j = world.get::<Job>(e).filter(|j| j.service.is_none())?;
             let n = world.get::<JobName>(e)?;
             let s = world.get::<JobStatus>(e)?;
             Some(JobRow {
@@ -554,6 +671,7 @@ impl Summary {
     pub fn metrics(&self) -> Vec<Metric> {
         drydock_scenarios::expect::METRICS
             .iter()
+            .filter(|d| !self.services.is_empty() || d.labels.is_empty())
             .filter_map(|d| {
                 Some(Metric {
                     name: d.name,
@@ -563,6 +681,43 @@ impl Summary {
                 })
             })
             .collect()
+    }
+
+    /// The value of an inference service metric (`slo_attainment`, `request_latency_p99`, ...)
+    /// for the service called `service`, or aggregated over all services when `None` (SLO
+    /// attainment weighted by finished requests; latencies the worst service's; counts and
+    /// replicas summed). `None` without services, or for an unknown service or name.
+    pub fn service_metric(&self, name: &str, service: Option<&str>) -> Option<f64> {
+        let chosen: Vec<&ServiceReport> = self
+            .services
+            .iter()
+            .filter(|s| service.is_none_or(|n| s.name == n))
+            .collect();
+        if chosen.is_empty() {
+            return None;
+        }
+        let worst = |f: fn(&ServiceReport) -> f64| chosen.iter().map(|s| f(s)).fold(0.0, f64::max);
+        let sum = |f: fn(&ServiceReport) -> f64| chosen.iter().map(|s| f(s)).sum::<f64>();
+        Some(match name {
+            "requests_completed" => sum(|s| s.completed as f64),
+            "requests_dropped" => sum(|s| s.dropped.total as f64),
+            "slo_attainment" => {
+                let finished = sum(|s| (s.completed + s.dropped.total) as f64);
+                if finished > 0.0 {
+                    sum(|s| s.slo_attainment * (s.completed + s.dropped.total) as f64) / finished
+                } else {
+                    1.0
+                }
+            }
+            "request_latency_p50" => worst(|s| s.latency.p50),
+            "request_latency_p95" => worst(|s| s.latency.p95),
+            "request_latency_p99" => worst(|s| s.latency.p99),
+            "ttft_p95" => worst(|s| s.ttft.p95),
+            "tpot_p95" => worst(|s| s.tpot.p95),
+            "replicas_peak" => sum(|s| f64::from(s.replicas_peak)),
+            "cost_per_million_requests" => worst(|s| s.cost_per_million_requests),
+            _ => return None,
+        })
     }
 
     /// The value of the scalar metric called `name` (see
@@ -598,6 +753,9 @@ impl Summary {
             "cost_total" => self.cost.total,
             "cost_per_hour" => self.cost.per_hour,
             "virtual_time" => self.virtual_time_s,
+            name if drydock_scenarios::expect::is_service_metric(name) => {
+                return self.service_metric(name, None);
+            }
             _ => return None,
         })
     }
@@ -611,7 +769,15 @@ mod tests {
     /// `METRICS` has a value, so expectations validated at load time can always be evaluated.
     #[test]
     fn metrics_names_equal_the_shared_table_in_order() {
-        let s = Summary::default();
+        let mut s = Summary::default();
+        let names: Vec<&str> = s.metrics().iter().map(|m| m.name).collect();
+        let plain: Vec<&str> = drydock_scenarios::expect::METRICS
+            .iter()
+            .filter(|d| d.labels.is_empty())
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(names, plain, "without services, no service metric");
+        s.services.push(ServiceReport::default());
         let names: Vec<&str> = s.metrics().iter().map(|m| m.name).collect();
         assert_eq!(names, drydock_scenarios::expect::metric_names());
         for (m, d) in s.metrics().iter().zip(drydock_scenarios::expect::METRICS) {

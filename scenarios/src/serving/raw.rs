@@ -1,11 +1,10 @@
 //! Step one of loading services: the file as written (see [`crate::raw`] for the conventions:
 //! every field optional and located, units kept as text).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::raw::{CpuText, DurationText, MemoryText, RawDist, RawToleration, Sp};
 use crate::schema;
@@ -55,33 +54,8 @@ pub(crate) struct RawService {
     pub slo: Opt<RawSlo>,
     /// The arrivals: one traffic source or combinator.
     pub traffic: Opt<Box<RawTraffic>>,
-    /// HorizontalPodAutoscaler settings (reserved: read by the autoscaling code).
-    #[expect(dead_code, reason = "reserved for the HorizontalPodAutoscaler section")]
-    pub autoscaling: Opt<RawAutoscalingHook>,
-}
-
-/// The `autoscaling` key of a service, reserved for the HorizontalPodAutoscaler section: any
-/// mapping is accepted here and not interpreted. The autoscaling code replaces this type with
-/// its own raw struct.
-#[derive(Debug)]
-pub(crate) struct RawAutoscalingHook;
-
-impl<'de> Deserialize<'de> for RawAutoscalingHook {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(d).map(|_| RawAutoscalingHook)
-    }
-}
-
-impl JsonSchema for RawAutoscalingHook {
-    fn schema_name() -> Cow<'static, str> {
-        "Autoscaling".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "object",
-            "description": "HorizontalPodAutoscaler settings (reserved)."
-        })
-    }
+    /// A HorizontalPodAutoscaler (autoscaling/v2) on the service's Deployment.
+    pub autoscaling: Opt<super::autoscaling::RawAutoscaling>,
 }
 
 /// Replica startup phases, each a duration distribution.

@@ -193,6 +193,12 @@ fn check_service(
         );
         return None;
     }
+    let autoscaling = raw.autoscaling.as_ref().and_then(|a| {
+        super::autoscaling::check_autoscaling(c, a, &format!("{path}.autoscaling"), replicas as u32)
+    });
+    if raw.autoscaling.is_some() && autoscaling.is_none() {
+        return None;
+    }
     let (name, model, traffic) = (name?, model?.ok()?, traffic?);
     Some(ServiceSpec {
         name: name.value,
@@ -210,6 +216,7 @@ fn check_service(
         queue,
         slo: slo?,
         traffic,
+        autoscaling,
     })
 }
 

@@ -64,6 +64,7 @@ fn a_minimal_service_gets_every_documented_default() {
             },
             slo: SloSpec::default(),
             traffic: TrafficSpec::Poisson { rate: 5.0 },
+            autoscaling: None,
         }
     );
 }
@@ -93,7 +94,7 @@ fn the_full_service_format_resolves_every_field() {
       loadBalancing: round-robin
       queue: {capacity: 0, timeout: 20s}
       slo: {latency: 5s, ttft: 1s, tpot: 100ms}
-      autoscaling: {minReplicas: 1, maxReplicas: 8, behavior: {scaleDown: {policies: []}}}
+      autoscaling: {minReplicas: 1, maxReplicas: 8, metrics: [{type: requests-per-second, averageValue: 5}], behavior: {scaleDown: {policies: []}}}
       traffic:
         spike:
           at: 2h

@@ -106,8 +106,6 @@ pub struct Fleet {
     rng_provision: Pcg64,
     rng_spot: Pcg64,
     rng_ca: Pcg64,
-    /// Scale decisions, in time order.
-    pub decisions: Vec<ScaleDecision>,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -202,7 +200,6 @@ impl Fleet {
             rng_provision: stream(seed, "provisioning"),
             rng_spot: stream(seed, "spot"),
             rng_ca: stream(seed, "cluster-autoscaler"),
-            decisions: Vec::new(),
         })
     }
 
@@ -400,7 +397,7 @@ fn scan_with(
                 for _ in 0..delta {
                     request_node(st, fleet, pool, now)?;
                 }
-                fleet.decisions.push(ScaleDecision {
+                st.decisions.push(ScaleDecision {
                     time_s: now.as_secs_f64(),
                     actor: "cluster-autoscaler".into(),
                     target: fleet.groups[group].name.clone(),
@@ -426,7 +423,7 @@ fn scan_with(
                     }
                 }
                 st.metrics.provision_failures += given_up;
-                fleet.decisions.push(ScaleDecision {
+                st.decisions.push(ScaleDecision {
                     time_s: now.as_secs_f64(),
                     actor: "cluster-autoscaler".into(),
                     target: fleet.groups[group].name.clone(),
@@ -450,7 +447,7 @@ fn scan_with(
                 }
                 for (pool, before, k) in sizes {
                     let name = st.cluster.pools[pool].name.clone();
-                    fleet.decisions.push(ScaleDecision {
+                    st.decisions.push(ScaleDecision {
                         time_s: now.as_secs_f64(),
                         actor: "cluster-autoscaler".into(),
                         target: name,
@@ -706,7 +703,7 @@ pub(crate) fn spot_interrupted(
         if r.is_ok() && replace {
             r = request_node(st, &mut fleet, pool, now);
         }
-        fleet.decisions.push(ScaleDecision {
+        st.decisions.push(ScaleDecision {
             time_s: now.as_secs_f64(),
             actor: "cloud".into(),
             target: st.cluster.pools[pool].name.clone(),
