@@ -179,8 +179,8 @@ enum Model {
         prefill_rate: f64,
         single: f64,
         aggregate: f64,
-        prompt: Option<TokenDist>,
-        output: Option<TokenDist>,
+        prompt: Option<Tokens>,
+        output: Option<Tokens>,
     },
     Generic {
         service_time: DurationDist,
@@ -585,8 +585,8 @@ impl ServiceRuntime {
                         prefill_rate: l.prefill_tokens_per_second,
                         single: l.max_decode_tokens_per_second_per_sequence,
                         aggregate: l.decode_tokens_per_second,
-                        prompt: l.prompt_tokens,
-                        output: l.output_tokens,
+                        prompt: l.prompt_tokens.map(Tokens::new),
+                        output: l.output_tokens.map(Tokens::new),
                     },
                 )
             }
@@ -995,8 +995,8 @@ impl ServiceRuntime {
                 let (p, o) = match a.tokens {
                     Some(t) => t,
                     None => (
-                        prompt.map_or(0, |d| draw_tokens(&d, &mut self.rng)),
-                        output.map_or(1, |d| draw_tokens(&d, &mut self.rng)),
+                        prompt.map_or(0, |d| d.draw(&mut self.rng)),
+                        output.map_or(1, |d| d.draw(&mut self.rng)),
                     ),
                 };
                 r.prompt = p;
@@ -1156,20 +1156,42 @@ impl ServiceRuntime {
     }
 }
 
-/// Draws a token count from `d` (at most 10,000,000).
-fn draw_tokens(d: &TokenDist, rng: &mut Pcg64) -> u32 {
-    let x = match *d {
-        TokenDist::Fixed { value } => return value,
-        TokenDist::Uniform { min, max } => {
-            let span = u64::from(max.saturating_sub(min)) + 1;
-            return min + uniform_below(rng, span) as u32;
+/// A [`TokenDist`] with its parameters prepared for drawing.
+#[derive(Debug, Clone, Copy)]
+enum Tokens {
+    Fixed(u32),
+    Uniform { min: u32, span: u64 },
+    LogNormal { mu: f64, sigma: f64 },
+    Exponential { mean: f64 },
+}
+
+impl Tokens {
+    fn new(d: TokenDist) -> Self {
+        match d {
+            TokenDist::Fixed { value } => Tokens::Fixed(value),
+            TokenDist::Uniform { min, max } => Tokens::Uniform {
+                min,
+                span: u64::from(max.saturating_sub(min)) + 1,
+            },
+            TokenDist::LogNormal { median, p95 } => {
+                let mu = f64::from(median.max(1)).ln();
+                let sigma = (f64::from(p95.max(1)).ln() - mu).max(0.0) / 1.644_853_626_951_472_2;
+                Tokens::LogNormal { mu, sigma }
+            }
+            TokenDist::Exponential { mean } => Tokens::Exponential {
+                mean: f64::from(mean),
+            },
         }
-        TokenDist::LogNormal { median, p95 } => {
-            let mu = f64::from(median.max(1)).ln();
-            let sigma = (f64::from(p95.max(1)).ln() - mu).max(0.0) / 1.644_853_626_951_472_2;
-            (mu + sigma * standard_normal(rng)).exp()
-        }
-        TokenDist::Exponential { mean } => exponential_secs(rng, f64::from(mean)),
-    };
-    x.round().clamp(0.0, MAX_TOKENS) as u32
+    }
+
+    /// Draws a token count (at most 10,000,000).
+    fn draw(self, rng: &mut Pcg64) -> u32 {
+        let x = match self {
+            Tokens::Fixed(v) => return v,
+            Tokens::Uniform { min, span } => return min + uniform_below(rng, span) as u32,
+            Tokens::LogNormal { mu, sigma } => (mu + sigma * standard_normal(rng)).exp(),
+            Tokens::Exponential { mean } => exponential_secs(rng, mean),
+        };
+        x.round().clamp(0.0, MAX_TOKENS) as u32
+    }
 }
