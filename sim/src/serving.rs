@@ -798,9 +798,12 @@ impl ServiceRuntime {
     }
 
     /// Multiplies the rate of the whole traffic by `multiplier` during `[at, at + duration)`
-    /// (the TUI's spike key). See [`Traffic::inject_spike`].
+    /// (the TUI's spike key). See [`Traffic::inject_spike`]. A spike starting before the
+    /// current time starts now (the past is not rewritten).
     pub fn inject_spike(&mut self, at: SimTime, multiplier: f64, duration: SimDuration) {
-        self.traffic.inject_spike(at, multiplier, duration);
+        let start = at.max(self.now);
+        let duration = SimDuration(duration.0.saturating_sub(start.0 - at.0));
+        self.traffic.inject_spike(start, multiplier, duration);
         self.arrival_scheduled = None;
         self.schedule_arrival();
         self.clean();

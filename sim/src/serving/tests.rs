@@ -695,7 +695,12 @@ proptest! {
                     now = now.saturating_add(SimDuration(d));
                     rt.advance_to(now);
                 }
-                Op::Spike(m) => rt.inject_spike(now, f64::from(m), SimDuration::from_secs(5)),
+                // Sometimes starting in the past: the runtime starts it now.
+                Op::Spike(m) => rt.inject_spike(
+                    SimTime(now.0.saturating_sub(u64::from(m % 3) * 1_000_000)),
+                    f64::from(m),
+                    SimDuration::from_secs(5),
+                ),
             }
             check(&rt)?;
             if let Some(t) = rt.next_event_time() {
