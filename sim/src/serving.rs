@@ -69,6 +69,43 @@
 //! [`ServiceRuntime::new`] ([`ServiceRuntime::from_spec`] derives them from the master seed as
 //! `service/<name>/traffic` and `service/<name>/requests`).
 
+//!
+//! ## Example
+//! ```
+//! use drydock_core::SimTime;
+//! use drydock_sim::serving::ServiceRuntime;
+//!
+//! let yaml = r#"
+//! apiVersion: drydock/v1alpha1
+//! kind: Scenario
+//! metadata: {name: example}
+//! spec:
+//!   cluster:
+//!     pools: [{name: a100, nodes: 2, gpuModel: A100, gpusPerNode: 8, cpu: "96", memory: 1Ti}]
+//!   services:
+//!     - name: chat
+//!       llm:
+//!         maxNumSeqs: 64
+//!         prefillTokensPerSecond: 8000
+//!         decodeTokensPerSecond: 2400
+//!         maxDecodeTokensPerSecondPerSequence: 60
+//!         promptTokens: {kind: log-normal, median: 1000, p95: 4000}
+//!         outputTokens: {kind: log-normal, median: 200, p95: 800}
+//!       slo: {latency: 20s}
+//!       traffic: {poisson: {rate: 10}}
+//! "#;
+//! let scenario = drydock_scenarios::load_str(yaml, "example.yaml").expect("valid");
+//! let mut rt = ServiceRuntime::from_spec(&scenario.services[0], None, 42).expect("builds");
+//! for replica in 0..2 {
+//!     rt.replica_ready(replica, SimTime::ZERO);
+//! }
+//! rt.advance_to(SimTime(600_000_000)); // ten minutes
+//! let c = rt.counters();
+//! assert_eq!(c.arrived, c.completed + c.dropped.total() + c.in_flight);
+//! let s = rt.summary();
+//! println!("p99 latency {:?}, SLO attainment {:?}", s.latency.map(|p| p.p99), s.slo_attainment);
+//! ```
+
 pub mod stats;
 pub mod traffic;
 

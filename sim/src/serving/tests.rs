@@ -355,6 +355,13 @@ fn slo_attainment_counts_drops_as_misses() {
 }
 
 #[test]
+fn the_runtime_can_live_in_an_ecs_resource() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<ServiceRuntime>();
+    send_sync::<Traffic>();
+}
+
+#[test]
 fn the_same_seed_gives_the_same_run() {
     let yaml = "    - name: chat\n      llm: {maxNumSeqs: 8, prefillTokensPerSecond: 4000, decodeTokensPerSecond: 800, maxDecodeTokensPerSecondPerSequence: 40, promptTokens: {kind: log-normal, median: 500, p95: 3000}, outputTokens: {kind: exponential, mean: 150}}\n      queue: {capacity: 20, timeout: 10s}\n      traffic: {gamma: {rate: 12, cv: 2}}\n";
     let run = || {
