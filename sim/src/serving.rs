@@ -69,6 +69,43 @@
 //! [`ServiceRuntime::new`] ([`ServiceRuntime::from_spec`] derives them from the master seed as
 //! `service/<name>/traffic` and `service/<name>/requests`).
 
+//!
+//! ## Example
+//! ```
+//! use drydock_core::SimTime;
+//! use drydock_sim::serving::ServiceRuntime;
+//!
+//! let yaml = r#"
+//! apiVersion: drydock/v1alpha1
+//! kind: Scenario
+//! metadata: {name: example}
+//! spec:
+//!   cluster:
+//!     pools: [{name: a100, nodes: 2, gpuModel: A100, gpusPerNode: 8, cpu: "96", memory: 1Ti}]
+//!   services:
+//!     - name: chat
+//!       llm:
+//!         maxNumSeqs: 64
+//!         prefillTokensPerSecond: 8000
+//!         decodeTokensPerSecond: 2400
+//!         maxDecodeTokensPerSecondPerSequence: 60
+//!         promptTokens: {kind: log-normal, median: 1000, p95: 4000}
+//!         outputTokens: {kind: log-normal, median: 200, p95: 800}
+//!       slo: {latency: 20s}
+//!       traffic: {poisson: {rate: 10}}
+//! "#;
+//! let scenario = drydock_scenarios::load_str(yaml, "example.yaml").expect("valid");
+//! let mut rt = ServiceRuntime::from_spec(&scenario.services[0], None, 42).expect("builds");
+//! for replica in 0..2 {
+//!     rt.replica_ready(replica, SimTime::ZERO);
+//! }
+//! rt.advance_to(SimTime(600_000_000)); // ten minutes
+//! let c = rt.counters();
+//! assert_eq!(c.arrived, c.completed + c.dropped.total() + c.in_flight);
+//! let s = rt.summary();
+//! println!("p99 latency {:?}, SLO attainment {:?}", s.latency.map(|p| p.p99), s.slo_attainment);
+//! ```
+
 pub mod stats;
 pub mod traffic;
 
@@ -179,8 +216,8 @@ enum Model {
         prefill_rate: f64,
         single: f64,
         aggregate: f64,
-        prompt: Option<TokenDist>,
-        output: Option<TokenDist>,
+        prompt: Option<Tokens>,
+        output: Option<Tokens>,
     },
     Generic {
         service_time: DurationDist,
@@ -585,8 +622,8 @@ impl ServiceRuntime {
                         prefill_rate: l.prefill_tokens_per_second,
                         single: l.max_decode_tokens_per_second_per_sequence,
                         aggregate: l.decode_tokens_per_second,
-                        prompt: l.prompt_tokens,
-                        output: l.output_tokens,
+                        prompt: l.prompt_tokens.map(Tokens::new),
+                        output: l.output_tokens.map(Tokens::new),
                     },
                 )
             }
@@ -798,9 +835,12 @@ impl ServiceRuntime {
     }
 
     /// Multiplies the rate of the whole traffic by `multiplier` during `[at, at + duration)`
-    /// (the TUI's spike key). See [`Traffic::inject_spike`].
+    /// (the TUI's spike key). See [`Traffic::inject_spike`]. A spike starting before the
+    /// current time starts now (the past is not rewritten).
     pub fn inject_spike(&mut self, at: SimTime, multiplier: f64, duration: SimDuration) {
-        self.traffic.inject_spike(at, multiplier, duration);
+        let start = at.max(self.now);
+        let duration = SimDuration(duration.0.saturating_sub(start.0 - at.0));
+        self.traffic.inject_spike(start, multiplier, duration);
         self.arrival_scheduled = None;
         self.schedule_arrival();
         self.clean();
@@ -995,8 +1035,8 @@ impl ServiceRuntime {
                 let (p, o) = match a.tokens {
                     Some(t) => t,
                     None => (
-                        prompt.map_or(0, |d| draw_tokens(&d, &mut self.rng)),
-                        output.map_or(1, |d| draw_tokens(&d, &mut self.rng)),
+                        prompt.map_or(0, |d| d.draw(&mut self.rng)),
+                        output.map_or(1, |d| d.draw(&mut self.rng)),
                     ),
                 };
                 r.prompt = p;
@@ -1156,20 +1196,42 @@ impl ServiceRuntime {
     }
 }
 
-/// Draws a token count from `d` (at most 10,000,000).
-fn draw_tokens(d: &TokenDist, rng: &mut Pcg64) -> u32 {
-    let x = match *d {
-        TokenDist::Fixed { value } => return value,
-        TokenDist::Uniform { min, max } => {
-            let span = u64::from(max.saturating_sub(min)) + 1;
-            return min + uniform_below(rng, span) as u32;
+/// A [`TokenDist`] with its parameters prepared for drawing.
+#[derive(Debug, Clone, Copy)]
+enum Tokens {
+    Fixed(u32),
+    Uniform { min: u32, span: u64 },
+    LogNormal { mu: f64, sigma: f64 },
+    Exponential { mean: f64 },
+}
+
+impl Tokens {
+    fn new(d: TokenDist) -> Self {
+        match d {
+            TokenDist::Fixed { value } => Tokens::Fixed(value),
+            TokenDist::Uniform { min, max } => Tokens::Uniform {
+                min,
+                span: u64::from(max.saturating_sub(min)) + 1,
+            },
+            TokenDist::LogNormal { median, p95 } => {
+                let mu = f64::from(median.max(1)).ln();
+                let sigma = (f64::from(p95.max(1)).ln() - mu).max(0.0) / 1.644_853_626_951_472_2;
+                Tokens::LogNormal { mu, sigma }
+            }
+            TokenDist::Exponential { mean } => Tokens::Exponential {
+                mean: f64::from(mean),
+            },
         }
-        TokenDist::LogNormal { median, p95 } => {
-            let mu = f64::from(median.max(1)).ln();
-            let sigma = (f64::from(p95.max(1)).ln() - mu).max(0.0) / 1.644_853_626_951_472_2;
-            (mu + sigma * standard_normal(rng)).exp()
-        }
-        TokenDist::Exponential { mean } => exponential_secs(rng, f64::from(mean)),
-    };
-    x.round().clamp(0.0, MAX_TOKENS) as u32
+    }
+
+    /// Draws a token count (at most 10,000,000).
+    fn draw(self, rng: &mut Pcg64) -> u32 {
+        let x = match self {
+            Tokens::Fixed(v) => return v,
+            Tokens::Uniform { min, span } => return min + uniform_below(rng, span) as u32,
+            Tokens::LogNormal { mu, sigma } => (mu + sigma * standard_normal(rng)).exp(),
+            Tokens::Exponential { mean } => exponential_secs(rng, mean),
+        };
+        x.round().clamp(0.0, MAX_TOKENS) as u32
+    }
 }

@@ -355,6 +355,13 @@ fn slo_attainment_counts_drops_as_misses() {
 }
 
 #[test]
+fn the_runtime_can_live_in_an_ecs_resource() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<ServiceRuntime>();
+    send_sync::<Traffic>();
+}
+
+#[test]
 fn the_same_seed_gives_the_same_run() {
     let yaml = "    - name: chat\n      llm: {maxNumSeqs: 8, prefillTokensPerSecond: 4000, decodeTokensPerSecond: 800, maxDecodeTokensPerSecondPerSequence: 40, promptTokens: {kind: log-normal, median: 500, p95: 3000}, outputTokens: {kind: exponential, mean: 150}}\n      queue: {capacity: 20, timeout: 10s}\n      traffic: {gamma: {rate: 12, cv: 2}}\n";
     let run = || {
@@ -367,6 +374,48 @@ fn the_same_seed_gives_the_same_run() {
         serde_json::to_string(&rt.summary()).expect("json")
     };
     assert_eq!(run(), run());
+}
+
+/// Mean latency in seconds of the requests completed by `until` seconds.
+fn mean_latency(yaml: &str, until: f64) -> (f64, usize) {
+    let mut rt = runtime(yaml);
+    rt.replica_ready(0, SimTime::ZERO);
+    rt.advance_to(secs(until));
+    let log = rt.take_request_log();
+    let sum: f64 = log
+        .iter()
+        .map(|r| r.completion.since(r.arrival).as_secs_f64())
+        .sum();
+    (sum / log.len() as f64, log.len())
+}
+
+#[test]
+fn the_generic_model_matches_the_m_d_1_queue() {
+    // Poisson 5/s, fixed 100 ms, one slot: ρ = 0.5 and, by Pollaczek–Khinchine,
+    // E[wait] = ρ·S / (2 (1 − ρ)) = 50 ms, so E[latency] = 150 ms.
+    let (mean, n) = mean_latency(
+        &generic(
+            "{kind: fixed, value: 100ms}",
+            "      queue: {capacity: 100000, timeout: 1h}\n",
+            "{poisson: {rate: 5}}",
+        ),
+        40_000.0,
+    );
+    assert!(n > 190_000, "{n}");
+    assert!((mean - 0.150).abs() < 0.150 * 0.03, "mean latency {mean}");
+}
+
+#[test]
+fn llm_decoding_matches_the_m_g_1_processor_sharing_queue() {
+    // No prompt (instant prefill), 100 decode tokens at an aggregate 1,000 tokens/s shared by
+    // every decoding sequence (no per-sequence cap): an M/G/1 processor-sharing queue with
+    // S = 0.1 s and ρ = 0.5, whose mean response time is S / (1 − ρ) = 0.2 s.
+    let (mean, n) = mean_latency(
+        "    - name: chat\n      llm: {maxNumSeqs: 100000, prefillTokensPerSecond: 8000, decodeTokensPerSecond: 1000, promptTokens: {kind: fixed, value: 0}, outputTokens: {kind: fixed, value: 101}}\n      traffic: {poisson: {rate: 5}}\n",
+        40_000.0,
+    );
+    assert!(n > 190_000, "{n}");
+    assert!((mean - 0.2).abs() < 0.2 * 0.03, "mean latency {mean}");
 }
 
 // ---- traffic ----------------------------------------------------------------------------
@@ -695,7 +744,12 @@ proptest! {
                     now = now.saturating_add(SimDuration(d));
                     rt.advance_to(now);
                 }
-                Op::Spike(m) => rt.inject_spike(now, f64::from(m), SimDuration::from_secs(5)),
+                // Sometimes starting in the past: the runtime starts it now.
+                Op::Spike(m) => rt.inject_spike(
+                    SimTime(now.0.saturating_sub(u64::from(m % 3) * 1_000_000)),
+                    f64::from(m),
+                    SimDuration::from_secs(5),
+                ),
             }
             check(&rt)?;
             if let Some(t) = rt.next_event_time() {

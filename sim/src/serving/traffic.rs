@@ -308,6 +308,8 @@ pub struct Traffic {
     heap: BinaryHeap<Reverse<(SimTime, usize)>>,
     injected: Vec<Modulator>,
     rng: Pcg64,
+    /// Time of the last arrival taken.
+    taken: SimTime,
 }
 
 impl std::fmt::Debug for Traffic {
@@ -334,6 +336,7 @@ impl Traffic {
             heap: BinaryHeap::new(),
             injected: Vec::new(),
             rng,
+            taken: SimTime::ZERO,
         };
         for i in 0..t.leaves.len() {
             t.refill(i);
@@ -348,7 +351,8 @@ impl Traffic {
 
     /// Takes the next arrival (in time order; equal times in leaf order).
     pub fn next_arrival(&mut self) -> Option<Arrival> {
-        let Reverse((_, i)) = self.heap.pop()?;
+        let Reverse((t, i)) = self.heap.pop()?;
+        self.taken = t;
         let a = self.leaves[i].next.take();
         self.refill(i);
         a
@@ -357,8 +361,12 @@ impl Traffic {
     /// Multiplies the rate of the whole traffic by `multiplier` during `[at, at + duration)`
     /// (a rectangular spike, for front ends). Poisson, diurnal and steps leaves redraw their
     /// pending arrival from `at` (exact, by memorylessness); renewal, MMPP and replay leaves
-    /// apply it from their next draw on.
+    /// apply it from their next draw on. A spike starting before the last arrival taken starts
+    /// then (arrivals already taken are not rewritten).
     pub fn inject_spike(&mut self, at: SimTime, multiplier: f64, duration: SimDuration) {
+        let start = at.max(self.taken);
+        let duration = SimDuration(duration.0.saturating_sub(start.0 - at.0));
+        let at = start;
         if !multiplier.is_finite() || multiplier < 0.0 || duration == SimDuration::ZERO {
             return;
         }
