@@ -294,6 +294,8 @@ func up(args []string) int {
 		"--node-monitor-period=" + o.nodeMonitorPeriod.String(),
 		"--node-startup-grace-period=" + o.nodeStartupGracePeriod.String(),
 		"--node-eviction-rate=" + strconv.FormatFloat(o.nodeEvictionRate, 'g', -1, 64),
+		// Otherwise it creates /usr/libexec/kubernetes/kubelet-plugins/volume/exec on the host.
+		"--flex-volume-plugin-dir=" + filepath.Join(o.dir, "flexvolume"),
 		"--profiling=false",
 	}, o.extraControllerMgrArgs...)
 	kcm, err := startChild(self, "kube-controller-manager", kcmArgs, logs, exited)
@@ -459,7 +461,7 @@ func startEtcd(dir, logs string) (*embed.Etcd, string, error) {
 	cfg.ListenPeerUrls = []url.URL{peerURL}
 	cfg.AdvertisePeerUrls = []url.URL{peerURL}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.LogLevel = "warn"
+	cfg.LogLevel = "error" // "warn" logs every request's stats
 	cfg.LogOutputs = []string{filepath.Join(logs, "etcd.log")}
 	// An earlier run's data has a member bound to other peer ports: start afresh each time.
 	if err := os.RemoveAll(cfg.Dir); err != nil {

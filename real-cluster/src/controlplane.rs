@@ -71,7 +71,9 @@ const LOG_FILE: &str = "drydock-cp.log";
 /// and nothing else.
 const OWNED_ENTRIES: &[&str] = &[
     PID_FILE,
+    "drydock-cp.pid.tmp",
     STATE_FILE,
+    "cluster.json.tmp",
     KUBECONFIG,
     "kubeconfig.tmp",
     "kcm.kubeconfig",
@@ -79,6 +81,7 @@ const OWNED_ENTRIES: &[&str] = &[
     LOG_DIR,
     "pki",
     "etcd",
+    "flexvolume",
 ];
 
 /// What a cold build took on the reference machine (2 cores), quoted in progress messages.
@@ -747,7 +750,9 @@ fn read_state(dir: &Path) -> Option<StateFile> {
 }
 
 fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
     fs::write(&tmp, data).map_err(io_err(format!("write {}", tmp.display())))?;
     fs::rename(&tmp, path).map_err(io_err(format!("rename {}", tmp.display())))
 }
