@@ -430,26 +430,41 @@ func writePair(p pki, name string, c *x509.Certificate, key crypto.PrivateKey) e
 
 // --- etcd --------------------------------------------------------------------------------
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct free ports on 127.0.0.1 (all listeners are held until every
+// port is chosen, so the same port is never returned twice).
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // startEtcd starts an embedded single-member etcd with its data in dir/etcd, on free loopback
-// ports, without fsync (CI speed; the data is disposable).
-func startEtcd(dir, logs string) (*embed.Etcd, string, error) {
-	clientPort, err := freePort()
+// ports, without fsync (CI speed; the data is disposable). Another process may take a chosen
+// port before etcd binds it, so it tries up to three times.
+func startEtcd(dir, logs string) (e *embed.Etcd, clientURL string, err error) {
+	for range 3 {
+		e, clientURL, err = startEtcdOnce(dir, logs)
+		if err == nil || !(errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")) {
+			return e, clientURL, err
+		}
+		logf("etcd: %v; retrying with other ports", err)
+	}
+	return e, clientURL, err
+}
+
+func startEtcdOnce(dir, logs string) (*embed.Etcd, string, error) {
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, "", err
 	}
-	peerPort, err := freePort()
-	if err != nil {
-		return nil, "", err
-	}
+	clientPort, peerPort := ports[0], ports[1]
 	clientURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(clientPort))}
 	peerURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(peerPort))}
 	cfg := embed.NewConfig()
