@@ -1,5 +1,6 @@
 //! Subcommands and the error-to-exit-code mapping shared by all of them.
 
+pub mod cluster;
 pub mod compare;
 pub mod experiment;
 pub mod list;

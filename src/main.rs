@@ -43,6 +43,8 @@ enum Command {
     Experiment(cli::experiment::Args),
     /// Compare two run reports (summary.json) side by side.
     Compare(cli::compare::Args),
+    /// A local Kubernetes control plane without Docker: up, down, status.
+    Cluster(cli::cluster::Args),
     /// Run one run of a sweep rendered with --on-kubernetes (inside the Job's pods).
     #[command(hide = true)]
     SweepWorker(cli::sweep::WorkerArgs),
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Sweep(a) => cli::sweep::cmd(a),
         Command::Experiment(a) => cli::experiment::cmd(a),
         Command::Compare(a) => cli::compare::cmd(a),
+        Command::Cluster(a) => cli::cluster::cmd(a),
         Command::SweepWorker(a) => cli::sweep::worker(a),
     };
     match result {
