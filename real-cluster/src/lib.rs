@@ -2,3 +2,11 @@
 //! notes): a local Kubernetes control plane built from upstream Go modules
 //! (`real-cluster/controlplane/`), a fake kubelet serving fake GPU nodes, and the driver that runs
 //! `drydock-core`'s scheduler and autoscalers against a real API server through kube-rs.
+
+pub mod clock;
+pub mod error;
+pub mod names;
+pub mod objects;
+
+pub use clock::{Clock, ScaledClock, TimeScale};
+pub use error::RealError;
