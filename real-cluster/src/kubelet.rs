@@ -417,32 +417,37 @@ impl<C: Clock> FakeKubelet<C> {
     /// (404) is recreated. Returns the number of failed renewals (each logged).
     pub async fn renew_all(&self) -> usize {
         let alive = self.alive_nodes();
-        let nodes: Api<Node> = Api::all(self.client.clone());
-        let results: Vec<Result<(), RealError>> = futures::stream::iter(alive.iter().map(|name| {
-            let nodes = nodes.clone();
-            async move {
-                match self.renew(name).await {
-                    Err(RealError::Api { source, .. }) if status_code(&source) == Some(404) => {
-                        match nodes.get_opt(name).await {
-                            Ok(Some(n)) if is_ours(&n.metadata, Some(&self.run)) => {
-                                self.ensure_lease(&n).await
-                            }
-                            Ok(_) => Ok(()),
-                            Err(e) => Err(self.err(e, "get", "nodes", None)),
-                        }
-                    }
-                    r => r,
+        let mut failed = 0;
+        let mut first: Option<RealError> = None;
+        for chunk in alive.chunks(self.config.concurrency.max(1)) {
+            let futs: Vec<_> = chunk.iter().map(|n| self.renew_or_recreate(n)).collect();
+            for r in futures::future::join_all(futs).await {
+                if let Err(e) = r {
+                    failed += 1;
+                    first.get_or_insert(e);
                 }
             }
-        }))
-        .buffer_unordered(self.config.concurrency.max(1))
-        .collect()
-        .await;
-        let failed = results.iter().filter(|r| r.is_err()).count();
-        if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+        }
+        if let Some(e) = first {
             tracing::warn!(failed, error = %e, "lease renewals failed");
         }
         failed
+    }
+
+    async fn renew_or_recreate(&self, name: &str) -> Result<(), RealError> {
+        match self.renew(name).await {
+            Err(RealError::Api { source, .. }) if status_code(&source) == Some(404) => {
+                let nodes: Api<Node> = Api::all(self.client.clone());
+                match nodes.get_opt(name).await {
+                    Ok(Some(n)) if is_ours(&n.metadata, Some(&self.run)) => {
+                        self.ensure_lease(&n).await
+                    }
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(self.err(e, "get", "nodes", None)),
+                }
+            }
+            r => r,
+        }
     }
 
     /// The Lease renewal loop, to run on its own task ([`tokio::spawn`]) so that a busy driver

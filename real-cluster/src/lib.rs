@@ -10,8 +10,12 @@ pub mod error;
 pub mod kubelet;
 pub mod names;
 pub mod objects;
+pub mod session;
 pub mod snapshot;
 pub mod workload;
 
 pub use clock::{Clock, ScaledClock, TimeScale};
 pub use error::RealError;
+
+#[cfg(test)]
+mod mock_tests;
