@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod experiment;
 pub mod list;
+pub mod real;
 pub mod run;
 pub mod schema;
 pub mod sweep;

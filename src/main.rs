@@ -43,6 +43,9 @@ enum Command {
     Experiment(cli::experiment::Args),
     /// Compare two run reports (summary.json) side by side.
     Compare(cli::compare::Args),
+    /// Run a scenario on a real Kubernetes cluster (fake GPU nodes, drydock as the scheduler)
+    /// and compare it with the simulator.
+    Real(cli::real::Args),
     /// Run one run of a sweep rendered with --on-kubernetes (inside the Job's pods).
     #[command(hide = true)]
     SweepWorker(cli::sweep::WorkerArgs),
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Sweep(a) => cli::sweep::cmd(a),
         Command::Experiment(a) => cli::experiment::cmd(a),
         Command::Compare(a) => cli::compare::cmd(a),
+        Command::Real(a) => cli::real::cmd(a),
         Command::SweepWorker(a) => cli::sweep::worker(a),
     };
     match result {

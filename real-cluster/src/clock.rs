@@ -20,7 +20,7 @@ pub trait Clock: Send + Sync + 'static {
 
 /// Error of [`TimeScale::new`]: the factor is not a finite number above zero.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("--time-scale must be a finite number above 0 (got {0})")]
+#[error("--time-scale must be a number between 0.001 and 1000000 (got {0})")]
 pub struct BadTimeScale(pub f64);
 
 /// How many times faster than scenario time the wall clock runs (`--time-scale N`): scenario
