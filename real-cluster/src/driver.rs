@@ -1357,4 +1357,46 @@ mod tests {
         let n1 = node_of_pod(&mem, "g-j0-a0-w1");
         assert!(n0.is_some() && n1.is_some());
     }
+
+    #[tokio::test]
+    async fn the_default_scenario_ends_like_the_simulator_on_the_in_memory_cluster() {
+        let s = drydock_scenarios::load_named_or_path("default").expect("built-in");
+        let mut sim = drydock_sim::Simulation::new(&s, None, None).expect("sim");
+        sim.run(|_| {}).expect("runs");
+        let want = sim.summary();
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        let cycle = SimDuration(S);
+        // A tick every 10 s of scenario time (the driver's cycles run at its ticks).
+        let mut t = 0;
+        while t <= 12 * 3600 {
+            d.tick(SimTime(t * S), cycle).await.expect("tick");
+            t += 10;
+        }
+        d.finish(SimTime(12 * 3600 * S));
+        let got = d.summary();
+        assert_eq!(got.jobs.completed, want.jobs.completed, "{:?}", got.jobs);
+        assert_eq!(got.jobs.failed, want.jobs.failed);
+        assert_eq!(got.failures.node_failures, want.failures.node_failures);
+        assert_eq!(got.failures.restarts, want.failures.restarts);
+        assert_eq!(got.failures.preemptions, want.failures.preemptions);
+        assert!(d.observations().overcommitted.is_empty());
+        assert!(d.observations().rebound.is_empty());
+        // Every pod bound at most once.
+        let mut bound: BTreeMap<String, u32> = BTreeMap::new();
+        for c in mem.calls() {
+            if let Call::Bind(p, _) = c {
+                *bound.entry(p).or_default() += 1;
+            }
+        }
+        assert!(bound.values().all(|&n| n == 1), "{bound:?}");
+        // Allocation is within a few points of the simulator's (failure detection is instant
+        // here, 5 min 50 s in the simulator).
+        assert!(
+            (got.gpu.allocation_mean - want.gpu.allocation_mean).abs() < 0.05,
+            "{} vs {}",
+            got.gpu.allocation_mean,
+            want.gpu.allocation_mean
+        );
+    }
 }
