@@ -153,6 +153,7 @@ pub struct Driver<A: Actuator, V: ClusterView> {
     settings: PodSettings,
     warnings: Vec<String>,
     obs: Observations,
+    duration: Option<SimTime>,
     end: Option<SimTime>,
 }
 
@@ -293,7 +294,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             ..Default::default()
         };
         Ok(Driver {
-            end: scenario.duration.map(|d| SimTime(d.0)),
+            duration: scenario.duration.map(|d| SimTime(d.0)),
+            end: None,
             scenario: scenario.clone(),
             seed,
             rng: drydock_sim::rng::stream(seed, "scheduler"),
@@ -422,15 +424,15 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         };
         loop {
             let now = clock.now();
-            if let Some(end) = self.end
+            if let Some(end) = self.duration
                 && now >= end
             {
                 self.finish(end);
                 return Ok(end);
             }
             self.tick(now, cycle).await?;
-            if self.end.is_none() && self.is_over() {
-                let end = self.last_event.max(now.min(self.last_event));
+            if self.duration.is_none() && self.is_over() {
+                let end = self.last_event;
                 self.finish(end);
                 return Ok(end);
             }
@@ -1044,8 +1046,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
 
     /// The run's report in the simulator's layout (`summary.json`): job counts, completion
     /// times and queueing delays, GPU allocation and fragmentation as observed through the
-    /// API, restarts, preemptions, work lost, cost. `events` counts scheduling cycles; there is
-    /// no event-log hash.
+    /// API, restarts, preemptions, work lost, cost. `events` counts scheduling cycles; the event-log
+    /// hash reads `none (real cluster)`.
     pub fn summary(&self) -> Summary {
         let w = &self.workload;
         let m = &w.metrics;
@@ -1156,7 +1158,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             cost,
             allocation_curve: Vec::new(),
             fragmentation_curve: Vec::new(),
-            event_log_sha256: String::new(),
+            event_log_sha256: "none (real cluster)".to_string(),
             horizon_reached: false,
         }
     }
