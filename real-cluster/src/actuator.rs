@@ -370,6 +370,7 @@ struct Mem {
     next_uid: u64,
     bind_count: BTreeMap<String, u32>,
     failing_binds: BTreeSet<String>,
+    failing_creates: u32,
 }
 
 /// An in-memory cluster with an instant fake kubelet and an instant node lifecycle controller,
@@ -409,6 +410,11 @@ impl MemCluster {
     /// Makes binds of pod `name` fail with a server error (to test partial gang binds).
     pub fn fail_binds_of(&self, name: &str) {
         self.with(|m| m.failing_binds.insert(name.to_string()));
+    }
+
+    /// Makes the next `n` pod creations fail with a transient error (an API server restart).
+    pub fn fail_next_creates(&self, n: u32) {
+        self.with(|m| m.failing_creates = n);
     }
 
     /// Lets binds of pod `name` succeed again.
@@ -453,6 +459,12 @@ impl Actuator for MemCluster {
         let name = pod.metadata.name.clone().unwrap_or_default();
         self.with(|m| {
             m.calls.push(Call::Create(name.clone()));
+            if m.failing_creates > 0 {
+                m.failing_creates -= 1;
+                return Err(RealError::Timeout(format!(
+                    "create of {name} timed out (test)"
+                )));
+            }
             if let Some(p) = m.pods.get(&name) {
                 return if is_ours(&p.metadata, None) {
                     Ok(())

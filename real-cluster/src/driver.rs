@@ -155,6 +155,8 @@ pub struct Driver<A: Actuator, V: ClusterView> {
     obs: Observations,
     duration: Option<SimTime>,
     end: Option<SimTime>,
+    /// Jobs whose current gang's pods are not all created yet (a create failed).
+    to_create: std::collections::BTreeSet<u32>,
 }
 
 /// Scheduler configuration and target workload of `scenario` and `plan`, as the simulator
@@ -296,6 +298,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         Ok(Driver {
             duration: scenario.duration.map(|d| SimTime(d.0)),
             end: None,
+            to_create: Default::default(),
             scenario: scenario.clone(),
             seed,
             rng: drydock_sim::rng::stream(seed, "scheduler"),
@@ -422,6 +425,9 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         } else {
             self.scenario.scheduler.cycle
         };
+        // Transient errors (an API server restart, an overloaded server) are retried on the
+        // next tick for up to two minutes of wall time.
+        let mut failing_since: Option<tokio::time::Instant> = None;
         loop {
             let now = clock.now();
             if let Some(end) = self.duration
@@ -430,7 +436,17 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 self.finish(end);
                 return Ok(end);
             }
-            self.tick(now, cycle).await?;
+            match self.tick(now, cycle).await {
+                Ok(()) => failing_since = None,
+                Err(e) if e.is_transient() => {
+                    let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+                    tracing::warn!(error = %e, "retrying on the next tick");
+                    if since.elapsed() > Duration::from_secs(120) {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
             if self.duration.is_none() && self.is_over() {
                 let end = self.last_event;
                 self.finish(end);
@@ -474,7 +490,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             .collect();
         self.apply_node_events(now, &pods).await?;
         self.reconcile(now, &pods).await?;
-        let mut create = self.workload.arrive(now);
+        let mut create: Vec<u32> = std::mem::take(&mut self.to_create).into_iter().collect();
+        create.extend(self.workload.arrive(now));
         create.extend(self.workload.backoff_expired(now));
         self.create_gangs(&create).await?;
         if now >= self.next_cycle {
@@ -485,19 +502,37 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         Ok(())
     }
 
+    /// Creates the pods of the current gang of each job of `jobs`. Jobs whose pods could not
+    /// all be created are retried on the next tick; the first error is returned.
     async fn create_gangs(&mut self, jobs: &[u32]) -> Result<(), RealError> {
-        use futures::StreamExt;
-        let pods: Vec<Pod> = jobs
-            .iter()
-            .flat_map(|&j| self.workload.gang_pods(j, &self.settings))
-            .collect();
-        let actuator = &self.actuator;
-        let mut results = futures::stream::iter(pods.iter().map(|p| actuator.create_pod(p)))
-            .buffer_unordered(self.config.concurrency.max(1));
-        while let Some(r) = results.next().await {
-            r?;
+        let mut first_err = None;
+        for chunk in jobs.chunks(self.config.concurrency.max(1)) {
+            let pods: Vec<(u32, Pod)> = chunk
+                .iter()
+                .filter(|&&j| {
+                    self.workload.jobs.get(j as usize).map(|s| s.phase) == Some(JobPhase::Pending)
+                })
+                .flat_map(|&j| {
+                    self.workload
+                        .gang_pods(j, &self.settings)
+                        .into_iter()
+                        .map(move |p| (j, p))
+                })
+                .collect();
+            let actuator = &self.actuator;
+            let results =
+                futures::future::join_all(pods.iter().map(|(_, p)| actuator.create_pod(p))).await;
+            for ((j, _), r) in pods.iter().zip(results) {
+                if let Err(e) = r {
+                    self.to_create.insert(*j);
+                    first_err.get_or_insert(e);
+                }
+            }
         }
-        Ok(())
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     async fn apply_node_events(
@@ -550,9 +585,13 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                     if self.up[i] || self.epoch[i] != epoch {
                         continue;
                     }
+                    if let Err(e) = self.actuator.repair_node(&self.names[i]).await {
+                        // Try again on the next tick.
+                        self.events.insert((at, seq), ev);
+                        return Err(e);
+                    }
                     self.up[i] = true;
                     self.epoch[i] += 1;
-                    self.actuator.repair_node(&self.names[i]).await?;
                     for j in 0..self.workload.jobs.len() as u32 {
                         let s = &self.workload.jobs[j as usize];
                         let all_up = s
@@ -1400,5 +1439,24 @@ mod tests {
             got.gpu.allocation_mean,
             want.gpu.allocation_mean
         );
+    }
+
+    #[tokio::test]
+    async fn pods_whose_creation_failed_are_created_on_the_next_tick() {
+        let s = scenario(
+            "  training:\n    - {name: g, arrival: 0s, workers: 2, gpusPerWorker: 4, work: 1h}\n",
+        );
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        mem.fail_next_creates(1);
+        let err = d
+            .tick(SimTime(0), SimDuration(S))
+            .await
+            .expect_err("create failed");
+        assert!(err.is_transient(), "{err}");
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Pending);
+        ticks(&mut d, 1, 1).await;
+        assert!(mem.pod("g-j0-a0-w0").is_some() && mem.pod("g-j0-a0-w1").is_some());
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Running);
     }
 }

@@ -116,6 +116,20 @@ impl RealError {
         )
     }
 
+    /// True for errors worth retrying: the server unreachable, timeouts, and API errors other
+    /// than 4xx (except 409 Conflict and 429 Too Many Requests), as an API server restart or an
+    /// overloaded server gives.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RealError::Unreachable { .. } | RealError::Timeout(_) => true,
+            RealError::Api { source, .. } => match status_code(source) {
+                Some(c) => c >= 500 || c == 409 || c == 429,
+                None => true,
+            },
+            _ => false,
+        }
+    }
+
     /// Classifies a client error of request `verb resource` (in `namespace`) against `server`:
     /// 403 becomes [`RealError::Forbidden`], 401 [`RealError::Unauthorized`], a transport
     /// failure [`RealError::Unreachable`], anything else [`RealError::Api`].
@@ -205,6 +219,19 @@ mod tests {
         let e = RealError::from_kube(api(500, "boom"), "https://h", "list", "nodes", None);
         assert!(matches!(e, RealError::Api { .. }), "{e}");
         assert!(e.to_string().starts_with("cannot list nodes: "), "{e}");
+    }
+
+    #[test]
+    fn transient_errors_are_those_a_restarting_server_gives() {
+        let e = |code| RealError::from_kube(api(code, "x"), "s", "get", "pods", None);
+        assert!(e(500).is_transient());
+        assert!(e(503).is_transient());
+        assert!(e(429).is_transient());
+        assert!(e(409).is_transient());
+        assert!(!e(403).is_transient());
+        assert!(!e(401).is_transient());
+        assert!(!e(404).is_transient());
+        assert!(!RealError::Input("x".into()).is_transient());
     }
 
     #[test]
