@@ -442,7 +442,15 @@ impl<C: Clock> FakeKubelet<C> {
                     Ok(Some(n)) if is_ours(&n.metadata, Some(&self.run)) => {
                         self.ensure_lease(&n).await
                     }
-                    Ok(_) => Ok(()),
+                    // Gone while its kubelet lives (deleted by someone, or a reset control
+                    // plane): a kubelet registers its node again.
+                    Ok(None) => {
+                        match self.with_state(|s| s.nodes.get(name).map(|e| e.spec.clone())) {
+                            Some(spec) => self.register(&spec).await,
+                            None => Ok(()),
+                        }
+                    }
+                    Ok(Some(_)) => Ok(()),
                     Err(e) => Err(self.err(e, "get", "nodes", None)),
                 }
             }
@@ -488,15 +496,19 @@ impl<C: Clock> FakeKubelet<C> {
             return Ok(());
         };
         let nodes: Api<Node> = Api::all(self.client.clone());
-        nodes
+        match nodes
             .patch_status(
                 name,
                 &kubelet_params(),
                 &Patch::Merge(node_status_patch(&entry.spec, entry.index, true)),
             )
             .await
-            .map_err(|e| self.err(e, "patch", "nodes/status", None))?;
-        self.renew(name).await
+        {
+            Ok(_) => self.renew_or_recreate(name).await,
+            // The node was deleted while down: register it again.
+            Err(e) if status_code(&e) == Some(404) => self.register(&entry.spec).await,
+            Err(e) => Err(self.err(e, "patch", "nodes/status", None)),
+        }
     }
 
     /// Node failure by deletion, or cleanup: deletes the Node (only if it is this run's) and its
