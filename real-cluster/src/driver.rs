@@ -227,6 +227,16 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 "random failures (spec.failures.random) are not injected on a real cluster; scheduled ones are".to_string(),
             );
         }
+        if scenario
+            .cluster
+            .pools
+            .iter()
+            .any(|p| p.autoscaling.is_some() || p.spot.is_some())
+        {
+            warnings.push(
+                "pool autoscaling and spot interruptions are not run on a real cluster yet; pools keep their initial nodes".to_string(),
+            );
+        }
         if plan.jobs.iter().any(|j| j.one_attempt) {
             warnings.push(
                 "arrivals-only trace pods get repeated scheduling attempts on a real cluster"
@@ -1161,6 +1171,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 PoolCost {
                     pool: p.name.clone(),
                     nodes,
+                    peak_nodes: nodes,
                     node_hours: nodes as f64 * hours,
                     price_per_node_hour: p.price_per_node_hour,
                     cost: nodes as f64 * hours * p.price_per_node_hour,
