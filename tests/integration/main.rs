@@ -6,5 +6,6 @@ mod determinism;
 mod experiment;
 mod gate;
 mod golden;
+mod real_cli;
 mod sweep;
 mod tui;
