@@ -237,6 +237,11 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 "pool autoscaling and spot interruptions are not run on a real cluster yet; pools keep their initial nodes".to_string(),
             );
         }
+        if !scenario.services.is_empty() {
+            warnings.push(
+                "inference services (spec.services) are not run on a real cluster yet".to_string(),
+            );
+        }
         if plan.jobs.iter().any(|j| j.one_attempt) {
             warnings.push(
                 "arrivals-only trace pods get repeated scheduling attempts on a real cluster"
@@ -1120,6 +1125,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         let cap = u.capacity_milli as f64;
         let gpu = GpuReport {
             capacity: cap / 1000.0,
+            capacity_peak: cap / 1000.0,
             allocation_mean: if cap > 0.0 && end.0 > 0 {
                 u.area as f64 / (cap * end.0 as f64)
             } else {
@@ -1210,6 +1216,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             fragmentation_curve: Vec::new(),
             event_log_sha256: "none (real cluster)".to_string(),
             horizon_reached: false,
+            // Nodes never come and go on a real cluster yet: no autoscaling section.
+            ..Default::default()
         }
     }
 }
