@@ -63,11 +63,16 @@ pub struct DriverConfig {
     pub ready_timeout: Duration,
     /// Concurrent API requests.
     pub concurrency: usize,
+    /// Without a scenario duration, the run ends when jobs are left pending and nothing has
+    /// been placed, nothing runs and nothing is to come, for this long (wall time) and five
+    /// cycles.
+    pub quiet_period: Duration,
 }
 
 impl DriverConfig {
     /// Defaults for run `run` in `namespace`: node prefix `dd-<run>-`, fake-node taint on,
-    /// ticks of at least 20 ms, 120 s for nodes to be Ready, 32 concurrent requests.
+    /// ticks of at least 20 ms, 120 s for nodes to be Ready, 32 concurrent requests, a quiet
+    /// period of 5 s.
     pub fn new(run: impl Into<String>, namespace: impl Into<String>, scale: TimeScale) -> Self {
         let run = run.into();
         DriverConfig {
@@ -79,6 +84,7 @@ impl DriverConfig {
             min_tick: Duration::from_millis(20),
             ready_timeout: Duration::from_secs(120),
             concurrency: 32,
+            quiet_period: Duration::from_secs(5),
         }
     }
 }
@@ -150,6 +156,7 @@ pub struct Driver<A: Actuator, V: ClusterView> {
     usage: Usage,
     next_cycle: SimTime,
     idle_cycles: u32,
+    idle_since: Option<tokio::time::Instant>,
     settings: PodSettings,
     warnings: Vec<String>,
     obs: Observations,
@@ -333,6 +340,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             usage,
             next_cycle: SimTime::ZERO,
             idle_cycles: 0,
+            idle_since: None,
             settings,
             warnings,
             obs: Observations::default(),
@@ -487,7 +495,13 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 JobPhase::Running | JobPhase::Stalled | JobPhase::Terminating | JobPhase::Backoff
             )
         });
-        !busy && self.workload.next_arrival().is_none() && self.idle_cycles >= 5
+        // Wall time too: a gang just created may not be visible in the stores yet.
+        !busy
+            && self.workload.next_arrival().is_none()
+            && self.idle_cycles >= 5
+            && self
+                .idle_since
+                .is_some_and(|t| t.elapsed() >= self.config.quiet_period)
     }
 
     /// One tick at scenario time `now`: observe, apply due failures and repairs, reconcile
@@ -520,6 +534,10 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
     /// Creates the pods of the current gang of each job of `jobs`. Jobs whose pods could not
     /// all be created are retried on the next tick; the first error is returned.
     async fn create_gangs(&mut self, jobs: &[u32]) -> Result<(), RealError> {
+        if !jobs.is_empty() {
+            self.idle_cycles = 0;
+            self.idle_since = None;
+        }
         let mut first_err = None;
         for chunk in jobs.chunks(self.config.concurrency.max(1)) {
             let pods: Vec<(u32, Pod)> = chunk
@@ -940,8 +958,11 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         }
         if placed_any {
             self.idle_cycles = 0;
+            self.idle_since = None;
         } else {
             self.idle_cycles = self.idle_cycles.saturating_add(1);
+            self.idle_since
+                .get_or_insert_with(tokio::time::Instant::now);
         }
         Ok(())
     }
@@ -1477,5 +1498,27 @@ mod tests {
         ticks(&mut d, 1, 1).await;
         assert!(mem.pod("g-j0-a0-w0").is_some() && mem.pod("g-j0-a0-w1").is_some());
         assert_eq!(d.workload().jobs[0].phase, JobPhase::Running);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_duration_the_run_ends_at_the_last_completion_or_when_nothing_can_change() {
+        let s = scenario(
+            "  training:\n    - {name: ok, arrival: 0s, workers: 1, gpusPerWorker: 8, work: 30m}\n",
+        );
+        let (mut d, _mem) = driver(&s);
+        d.setup().await.expect("setup");
+        let clock = crate::clock::ScaledClock::start(TimeScale::new(60.0).expect("scale"));
+        let end = d.run(&clock).await.expect("runs");
+        assert_eq!(end, SimTime(30 * 60 * S));
+        assert_eq!(d.summary().virtual_time_s, 1800.0);
+        // A gang that can never fit: the run ends after the quiet period, the job pending.
+        let s = scenario(
+            "  training:\n    - {name: big, arrival: 0s, workers: 3, gpusPerWorker: 8, work: 30m}\n",
+        );
+        let (mut d, _mem) = driver(&s);
+        d.setup().await.expect("setup");
+        let clock = crate::clock::ScaledClock::start(TimeScale::new(60.0).expect("scale"));
+        d.run(&clock).await.expect("runs");
+        assert_eq!(d.summary().jobs.pending, 1);
     }
 }
