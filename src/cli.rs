@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod compare;
 pub mod experiment;
 pub mod list;
+pub mod real;
 pub mod run;
 pub mod schema;
 pub mod sweep;

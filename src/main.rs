@@ -45,6 +45,9 @@ enum Command {
     Compare(cli::compare::Args),
     /// A local Kubernetes control plane without Docker: up, down, status.
     Cluster(cli::cluster::Args),
+    /// Run a scenario on a real Kubernetes cluster (fake GPU nodes, drydock as the scheduler)
+    /// and compare it with the simulator.
+    Real(cli::real::Args),
     /// Run one run of a sweep rendered with --on-kubernetes (inside the Job's pods).
     #[command(hide = true)]
     SweepWorker(cli::sweep::WorkerArgs),
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Experiment(a) => cli::experiment::cmd(a),
         Command::Compare(a) => cli::compare::cmd(a),
         Command::Cluster(a) => cli::cluster::cmd(a),
+        Command::Real(a) => cli::real::cmd(a),
         Command::SweepWorker(a) => cli::sweep::worker(a),
     };
     match result {

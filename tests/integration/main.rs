@@ -7,5 +7,6 @@ mod experiment;
 mod gate;
 mod golden;
 mod real_cluster;
+mod real_cli;
 mod sweep;
 mod tui;

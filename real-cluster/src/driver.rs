@@ -1,0 +1,1524 @@
+//! The real-cluster driver, in the style of a kube-runtime controller: each tick it reads the
+//! cluster as last observed ([`ClusterView`]: reflector stores), reconciles the training jobs
+//! ([`Workload`]: arrivals, completions, failures, restarts), and every scheduling cycle builds
+//! a [`Snapshot`] and runs **the same `drydock_core` scheduler** as the simulator on the pending
+//! gangs, applying its decisions through an [`Actuator`] (bind, evict, delete).
+//!
+//! Decisions follow the simulator's scheduling cycle (`drydock_sim::engine`): gangs in queue
+//! order (priority, then time queued, then job index), all or nothing
+//! ([`Scheduler::place_gang`]); a gang identical to one that just failed is skipped; a gang
+//! asking for more GPU than is free is not tried; unplaceable gangs may preempt
+//! ([`Scheduler::preempt`], kubernetes-semantics.md §4.4 \[src\]) and keep their nominated nodes
+//! from lower-priority gangs while victims terminate. Scheduled node failures kill the node's
+//! kubelet at their time (Kubernetes then marks the node NotReady, taints it and evicts its
+//! pods, §6.1 \[src\]); the gang restarts from its last checkpoint when a pod of it dies.
+//!
+//! Simplifications, beside the simulator's own: permit-wait gangs are scheduled all or nothing
+//! (holding resources needs a Permit stage no API offers); random failures are not injected.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use drydock_core::frag::{TargetWorkload, cluster_fragmentation};
+use drydock_core::{
+    GroupId, NodeId, PendingPod, PodSpec, Scheduler, SchedulerConfig, SimDuration, SimTime,
+};
+use drydock_scenarios::{FailureTarget, GangMode, Scenario};
+use drydock_sim::Summary;
+use drydock_sim::build::Plan;
+use drydock_sim::model::{FailureCause, SpecId};
+use drydock_sim::report::{
+    CostReport, FailureReport, GpuReport, JobCounts, PoolCost, SUMMARY_VERSION, percentiles,
+};
+use k8s_openapi::api::core::v1::Pod;
+use rand_pcg::Pcg64;
+
+use crate::actuator::{Actuator, BindOutcome, ClusterView};
+use crate::clock::{Clock, TimeScale};
+use crate::error::RealError;
+use crate::kubelet::PodOutcome;
+use crate::names::{ANN_GANG_SIZE, ANN_QUEUED_AT, LABEL_GANG, LABEL_JOB, LABEL_WORKER};
+use crate::objects::{FakeNodeSpec, pod_spec_of};
+use crate::snapshot::{self, Placement, Snapshot, is_terminal, node_of};
+use crate::workload::{JobPhase, PodSettings, Workload};
+
+/// Settings of a driver run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriverConfig {
+    /// Run id (the `drydock.io/run` label of everything the run creates).
+    pub run: String,
+    /// drydock's namespace.
+    pub namespace: String,
+    /// Prefix of fake node names (`<prefix><scenario node>`).
+    pub node_prefix: String,
+    /// Time scale.
+    pub scale: TimeScale,
+    /// Put drydock's fake-node taint on fake nodes (so only drydock's pods land there).
+    pub fake_taint: bool,
+    /// Shortest wall time between two ticks.
+    pub min_tick: Duration,
+    /// How long to wait for the fake nodes to be Ready before the scenario starts.
+    pub ready_timeout: Duration,
+    /// Concurrent API requests.
+    pub concurrency: usize,
+    /// Without a scenario duration, the run ends when jobs are left pending and nothing has
+    /// been placed, nothing runs and nothing is to come, for this long (wall time) and five
+    /// cycles.
+    pub quiet_period: Duration,
+}
+
+impl DriverConfig {
+    /// Defaults for run `run` in `namespace`: node prefix `dd-<run>-`, fake-node taint on,
+    /// ticks of at least 20 ms, 120 s for nodes to be Ready, 32 concurrent requests, a quiet
+    /// period of 5 s.
+    pub fn new(run: impl Into<String>, namespace: impl Into<String>, scale: TimeScale) -> Self {
+        let run = run.into();
+        DriverConfig {
+            node_prefix: format!("dd-{run}-"),
+            run,
+            namespace: namespace.into(),
+            scale,
+            fake_taint: true,
+            min_tick: Duration::from_millis(20),
+            ready_timeout: Duration::from_secs(120),
+            concurrency: 32,
+            quiet_period: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the driver saw that a report should mention.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observations {
+    /// Binds made.
+    pub binds: u64,
+    /// Binds answered 409 (already bound).
+    pub bind_conflicts: u64,
+    /// Binds that failed otherwise.
+    pub bind_errors: u64,
+    /// Scheduling cycles run.
+    pub cycles: u64,
+    /// Bound pods found not fitting their node's free resources (an over-commit of
+    /// `nvidia.com/gpu`, cpu or memory), by pod name, at most 100.
+    pub overcommitted: Vec<String>,
+    /// Pods bound more than once (a pod whose node changed), at most 100.
+    pub rebound: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NodeEvent {
+    Fail {
+        node: NodeId,
+        cause: FailureCause,
+        repair: Option<SimDuration>,
+    },
+    Repair {
+        node: NodeId,
+        epoch: u32,
+    },
+}
+
+/// Allocation and fragmentation accumulators (the simulator's metrics, observed).
+#[derive(Debug, Clone, Default)]
+struct Usage {
+    capacity_milli: u64,
+    alloc_milli: u64,
+    peak_milli: u64,
+    area: u128,
+    last: SimTime,
+    frag_sum: f64,
+    frag_n: u64,
+    frag_last: f64,
+    frag_amount_last: f64,
+    next_sample: SimTime,
+}
+
+/// The driver of one run.
+pub struct Driver<A: Actuator, V: ClusterView> {
+    scenario: Scenario,
+    seed: u64,
+    config: DriverConfig,
+    actuator: Arc<A>,
+    view: V,
+    workload: Workload,
+    scheduler: Scheduler,
+    rng: Pcg64,
+    names: Vec<String>,
+    up: Vec<bool>,
+    epoch: Vec<u32>,
+    events: BTreeMap<(SimTime, u64), NodeEvent>,
+    event_seq: u64,
+    last_event: SimTime,
+    placements: BTreeMap<String, Placement>,
+    bound_to: BTreeMap<String, String>,
+    usage: Usage,
+    next_cycle: SimTime,
+    idle_cycles: u32,
+    idle_since: Option<tokio::time::Instant>,
+    settings: PodSettings,
+    warnings: Vec<String>,
+    obs: Observations,
+    duration: Option<SimTime>,
+    end: Option<SimTime>,
+    /// Jobs whose current gang's pods are not all created yet (a create failed).
+    to_create: std::collections::BTreeSet<u32>,
+}
+
+/// Scheduler configuration and target workload of `scenario` and `plan`, as the simulator
+/// builds them (`drydock_sim::engine::build_world`).
+pub fn scheduler_for(scenario: &Scenario, plan: &Plan) -> Scheduler {
+    let s = &scenario.scheduler;
+    let mut config = SchedulerConfig::for_policy(s.policy);
+    config.tie_break = s.tie_break;
+    config.percentage_of_nodes_to_score = s.percentage_of_nodes_to_score;
+    config.weights = s.weights;
+    let workload = TargetWorkload::from_pods(
+        plan.jobs.iter().flat_map(|j| {
+            let spec = &plan.specs[j.spec.0 as usize];
+            let last = &plan.specs[j.last_spec.0 as usize];
+            (0..j.workers).map(move |w| if w + 1 == j.workers { last } else { spec })
+        }),
+        s.popularity_threshold,
+    );
+    Scheduler::new(config, workload)
+}
+
+fn find_nodes(plan: &Plan, f: impl Fn(usize, &drydock_core::Node) -> bool) -> Vec<NodeId> {
+    plan.cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| f(*i, n))
+        .map(|(i, _)| NodeId(i as u32))
+        .collect()
+}
+
+/// A queued gang in a scheduling cycle.
+struct QueuedGang {
+    priority: i32,
+    queued_at: u64,
+    job: u32,
+    gang: String,
+    /// Unbound pods: (worker, name, spec).
+    pending: Vec<(u32, String, PodSpec)>,
+}
+
+impl<A: Actuator, V: ClusterView> Driver<A, V> {
+    /// A driver for `scenario` (seed `seed`, trace files under `data_dir`) acting through
+    /// `actuator` and reading `view`.
+    ///
+    /// # Errors
+    /// [`RealError::Input`] when the scenario's plan cannot be built (trace files, failures
+    /// naming no node) or it has more than 65,535 workers in a gang.
+    pub fn new(
+        scenario: &Scenario,
+        data_dir: Option<&std::path::Path>,
+        seed: Option<u64>,
+        config: DriverConfig,
+        actuator: Arc<A>,
+        view: V,
+    ) -> Result<Self, RealError> {
+        let seed = seed.unwrap_or(scenario.seed);
+        let plan = drydock_sim::build::plan(scenario, data_dir, seed)
+            .map_err(|e| RealError::Input(format!("scenario `{}`: {e}", scenario.name)))?;
+        let mut warnings = Vec::new();
+        if scenario.scheduler.gang_mode == GangMode::PermitWait {
+            warnings.push(
+                "gang.mode permit-wait is scheduled all or nothing on a real cluster (no API holds resources for waiting pods)".to_string(),
+            );
+        }
+        if scenario.failures.random.is_some() {
+            warnings.push(
+                "random failures (spec.failures.random) are not injected on a real cluster; scheduled ones are".to_string(),
+            );
+        }
+        if scenario
+            .cluster
+            .pools
+            .iter()
+            .any(|p| p.autoscaling.is_some() || p.spot.is_some())
+        {
+            warnings.push(
+                "pool autoscaling and spot interruptions are not run on a real cluster yet; pools keep their initial nodes".to_string(),
+            );
+        }
+        if !scenario.services.is_empty() {
+            warnings.push(
+                "inference services (spec.services) are not run on a real cluster yet".to_string(),
+            );
+        }
+        if plan.jobs.iter().any(|j| j.one_attempt) {
+            warnings.push(
+                "arrivals-only trace pods get repeated scheduling attempts on a real cluster"
+                    .to_string(),
+            );
+        }
+        let n = plan.cluster.nodes.len();
+        let names = plan
+            .cluster
+            .nodes
+            .iter()
+            .map(|nd| crate::names::node_object_name(&config.node_prefix, &nd.name))
+            .collect();
+        let mut events = BTreeMap::new();
+        let mut seq = 0u64;
+        for f in &scenario.failures.scheduled {
+            let (nodes, cause) = match &f.target {
+                FailureTarget::Node { name } => (
+                    find_nodes(&plan, |_, n| &n.name == name),
+                    FailureCause::Node,
+                ),
+                FailureTarget::Gpu { node, .. } => {
+                    (find_nodes(&plan, |_, n| &n.name == node), FailureCause::Gpu)
+                }
+                FailureTarget::Pool { name } => (
+                    find_nodes(&plan, |_, n| {
+                        plan.cluster.pools.get(n.pool.0 as usize).map(|p| &p.name) == Some(name)
+                    }),
+                    FailureCause::Pool,
+                ),
+                FailureTarget::Zone { name } => (
+                    find_nodes(&plan, |i, _| {
+                        plan.zones.get(i).and_then(|z| z.as_deref()) == Some(name.as_str())
+                    }),
+                    FailureCause::Zone,
+                ),
+            };
+            if nodes.is_empty() {
+                return Err(RealError::Input(format!(
+                    "failure at {}: no node matches {:?}",
+                    SimDuration(f.at.0),
+                    f.target
+                )));
+            }
+            for node in nodes {
+                events.insert(
+                    (f.at, seq),
+                    NodeEvent::Fail {
+                        node,
+                        cause,
+                        repair: f.repair_after,
+                    },
+                );
+                seq += 1;
+            }
+        }
+        let scheduler = scheduler_for(scenario, &plan);
+        let settings = PodSettings {
+            namespace: config.namespace.clone(),
+            run: config.run.clone(),
+            scale: config.scale,
+            termination_grace: scenario.scheduler.termination_grace_period,
+            toleration: scenario.node_lifecycle.toleration_seconds,
+        };
+        let usage = Usage {
+            capacity_milli: plan.cluster.gpu_capacity_milli(),
+            ..Default::default()
+        };
+        Ok(Driver {
+            duration: scenario.duration.map(|d| SimTime(d.0)),
+            end: None,
+            to_create: Default::default(),
+            scenario: scenario.clone(),
+            seed,
+            rng: drydock_sim::rng::stream(seed, "scheduler"),
+            config,
+            actuator,
+            view,
+            workload: Workload::new(plan),
+            scheduler,
+            names,
+            up: vec![true; n],
+            epoch: vec![0; n],
+            events,
+            event_seq: seq,
+            last_event: SimTime::ZERO,
+            placements: BTreeMap::new(),
+            bound_to: BTreeMap::new(),
+            usage,
+            next_cycle: SimTime::ZERO,
+            idle_cycles: 0,
+            idle_since: None,
+            settings,
+            warnings,
+            obs: Observations::default(),
+        })
+    }
+
+    /// Warnings about scenario features real mode does not reproduce.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// What the driver observed.
+    pub fn observations(&self) -> &Observations {
+        &self.obs
+    }
+
+    /// The workload and its states.
+    pub fn workload(&self) -> &Workload {
+        &self.workload
+    }
+
+    /// Kubernetes names of the fake nodes, index = node id.
+    pub fn node_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The fake nodes to register.
+    pub fn fake_nodes(&self) -> Vec<FakeNodeSpec> {
+        self.workload
+            .plan
+            .cluster
+            .nodes
+            .iter()
+            .map(|n| FakeNodeSpec::from_core(n, &self.config.node_prefix, self.config.fake_taint))
+            .collect()
+    }
+
+    /// Registers the fake nodes, `concurrency` at a time.
+    ///
+    /// # Errors
+    /// The first registration error (nodes registered before it stay; tear down to remove
+    /// them).
+    pub async fn setup(&self) -> Result<(), RealError> {
+        use futures::StreamExt;
+        let specs = self.fake_nodes();
+        let actuator = &self.actuator;
+        let mut results = futures::stream::iter(specs.iter().map(|s| actuator.add_node(s)))
+            .buffer_unordered(self.config.concurrency.max(1));
+        while let Some(r) = results.next().await {
+            r?;
+        }
+        Ok(())
+    }
+
+    /// The fake nodes not yet Ready: missing, without `Ready=True`, or still tainted
+    /// `node.kubernetes.io/not-ready` or `unreachable` (the node lifecycle controller removes
+    /// the taint once it sees the node Ready, real-cluster.md §3.1).
+    pub fn not_ready(&self) -> Vec<String> {
+        let nodes = self.view.nodes();
+        let by: BTreeMap<&str, &k8s_openapi::api::core::v1::Node> = nodes
+            .iter()
+            .filter_map(|n| n.metadata.name.as_deref().map(|m| (m, &**n)))
+            .collect();
+        self.names
+            .iter()
+            .filter(|name| !by.get(name.as_str()).is_some_and(|n| node_ready(n)))
+            .cloned()
+            .collect()
+    }
+
+    /// Waits (polling every 100 ms) until every fake node is Ready.
+    ///
+    /// # Errors
+    /// [`RealError::Timeout`] naming up to five nodes still not Ready after `ready_timeout`.
+    pub async fn wait_ready(&self) -> Result<(), RealError> {
+        let deadline = tokio::time::Instant::now() + self.config.ready_timeout;
+        loop {
+            let left = self.not_ready();
+            if left.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(RealError::Timeout(format!(
+                    "{} of {} fake nodes are not Ready after {:?} (for example {}); is the controller-manager running?",
+                    left.len(),
+                    self.names.len(),
+                    self.config.ready_timeout,
+                    left.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs the scenario on `clock` (scenario time 0 = now) until its duration, or until every
+    /// job completed or failed and every scheduled failure happened, or until nothing can
+    /// change any more (pending jobs that no cycle can place).
+    ///
+    /// # Errors
+    /// API errors the run cannot go on without (forbidden, unreachable after retries, an
+    /// object that is not drydock's in the way).
+    pub async fn run<C: Clock>(&mut self, clock: &C) -> Result<SimTime, RealError> {
+        let cycle = if self.scenario.scheduler.cycle.0 == 0 {
+            SimDuration(1)
+        } else {
+            self.scenario.scheduler.cycle
+        };
+        // Transient errors (an API server restart, an overloaded server) are retried on the
+        // next tick for up to two minutes of wall time.
+        let mut failing_since: Option<tokio::time::Instant> = None;
+        loop {
+            let now = clock.now();
+            if let Some(end) = self.duration
+                && now >= end
+            {
+                self.finish(end);
+                return Ok(end);
+            }
+            match self.tick(now, cycle).await {
+                Ok(()) => failing_since = None,
+                Err(e) if e.is_transient() => {
+                    let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+                    tracing::warn!(error = %e, "retrying on the next tick");
+                    if since.elapsed() > Duration::from_secs(120) {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            if self.duration.is_none() && self.is_over() {
+                let end = self.last_event;
+                self.finish(end);
+                return Ok(end);
+            }
+            let wake = clock.wall(cycle).max(self.config.min_tick);
+            tokio::time::sleep(wake).await;
+        }
+    }
+
+    fn is_over(&self) -> bool {
+        if !self.events.is_empty() {
+            return false;
+        }
+        if self.workload.all_done() {
+            return true;
+        }
+        // Nothing in flight, nothing to come, and cycles place nothing: the pending jobs
+        // wait forever (the simulator runs to its 10-year horizon here).
+        let busy = self.workload.jobs.iter().any(|s| {
+            matches!(
+                s.phase,
+                JobPhase::Running | JobPhase::Stalled | JobPhase::Terminating | JobPhase::Backoff
+            )
+        });
+        // Wall time too: a gang just created may not be visible in the stores yet.
+        !busy
+            && self.workload.next_arrival().is_none()
+            && self.idle_cycles >= 5
+            && self
+                .idle_since
+                .is_some_and(|t| t.elapsed() >= self.config.quiet_period)
+    }
+
+    /// One tick at scenario time `now`: observe, apply due failures and repairs, reconcile
+    /// jobs, create the pods of arrivals and requeued gangs, and run a scheduling cycle when
+    /// one is due.
+    ///
+    /// # Errors
+    /// As [`Driver::run`].
+    pub async fn tick(&mut self, now: SimTime, cycle: SimDuration) -> Result<(), RealError> {
+        let pods: BTreeMap<String, Arc<Pod>> = self
+            .view
+            .pods()
+            .into_iter()
+            .filter_map(|p| p.metadata.name.clone().map(|n| (n, p)))
+            .collect();
+        self.apply_node_events(now, &pods).await?;
+        self.reconcile(now, &pods).await?;
+        let mut create: Vec<u32> = std::mem::take(&mut self.to_create).into_iter().collect();
+        create.extend(self.workload.arrive(now));
+        create.extend(self.workload.backoff_expired(now));
+        self.create_gangs(&create).await?;
+        if now >= self.next_cycle {
+            self.cycle(now).await?;
+            let c = cycle.0.max(1);
+            self.next_cycle = SimTime((now.0 / c + 1).saturating_mul(c));
+        }
+        Ok(())
+    }
+
+    /// Creates the pods of the current gang of each job of `jobs`. Jobs whose pods could not
+    /// all be created are retried on the next tick; the first error is returned.
+    async fn create_gangs(&mut self, jobs: &[u32]) -> Result<(), RealError> {
+        if !jobs.is_empty() {
+            self.idle_cycles = 0;
+            self.idle_since = None;
+        }
+        let mut first_err = None;
+        for chunk in jobs.chunks(self.config.concurrency.max(1)) {
+            let pods: Vec<(u32, Pod)> = chunk
+                .iter()
+                .filter(|&&j| {
+                    self.workload.jobs.get(j as usize).map(|s| s.phase) == Some(JobPhase::Pending)
+                })
+                .flat_map(|&j| {
+                    self.workload
+                        .gang_pods(j, &self.settings)
+                        .into_iter()
+                        .map(move |p| (j, p))
+                })
+                .collect();
+            let actuator = &self.actuator;
+            let results =
+                futures::future::join_all(pods.iter().map(|(_, p)| actuator.create_pod(p))).await;
+            for ((j, _), r) in pods.iter().zip(results) {
+                if let Err(e) = r {
+                    self.to_create.insert(*j);
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    async fn apply_node_events(
+        &mut self,
+        now: SimTime,
+        pods: &BTreeMap<String, Arc<Pod>>,
+    ) -> Result<(), RealError> {
+        while let Some((&(at, seq), &ev)) = self.events.iter().next() {
+            if at > now {
+                break;
+            }
+            self.events.remove(&(at, seq));
+            self.last_event = self.last_event.max(at);
+            match ev {
+                NodeEvent::Fail {
+                    node,
+                    cause,
+                    repair,
+                } => {
+                    let i = node.0 as usize;
+                    if !self.up[i] {
+                        continue;
+                    }
+                    self.up[i] = false;
+                    self.epoch[i] += 1;
+                    self.workload.metrics.failures[match cause {
+                        FailureCause::Node => 0,
+                        FailureCause::Gpu => 1,
+                        FailureCause::Pool => 2,
+                        FailureCause::Zone => 3,
+                    }] += 1;
+                    self.actuator.fail_node(&self.names[i]).await?;
+                    for j in 0..self.workload.jobs.len() as u32 {
+                        let s = &self.workload.jobs[j as usize];
+                        if s.phase == JobPhase::Running && s.placement.contains(&Some(node)) {
+                            self.workload.stall(j, at);
+                        }
+                    }
+                    if let Some(r) = repair {
+                        let epoch = self.epoch[i];
+                        self.events.insert(
+                            (at.saturating_add(r), self.event_seq),
+                            NodeEvent::Repair { node, epoch },
+                        );
+                        self.event_seq += 1;
+                    }
+                }
+                NodeEvent::Repair { node, epoch } => {
+                    let i = node.0 as usize;
+                    if self.up[i] || self.epoch[i] != epoch {
+                        continue;
+                    }
+                    if let Err(e) = self.actuator.repair_node(&self.names[i]).await {
+                        // Try again on the next tick.
+                        self.events.insert((at, seq), ev);
+                        return Err(e);
+                    }
+                    self.up[i] = true;
+                    self.epoch[i] += 1;
+                    for j in 0..self.workload.jobs.len() as u32 {
+                        let s = &self.workload.jobs[j as usize];
+                        let all_up = s
+                            .placement
+                            .iter()
+                            .all(|n| n.is_none_or(|n| self.up[n.0 as usize]));
+                        if s.phase == JobPhase::Stalled
+                            && s.placement.contains(&Some(node))
+                            && all_up
+                            && !self.gang_dead(j, pods)
+                        {
+                            self.workload.restart_in_place(j, at);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True when a pod of job `j`'s current gang died: seen and now gone, being deleted, or
+    /// Failed.
+    fn gang_dead(&self, j: u32, pods: &BTreeMap<String, Arc<Pod>>) -> bool {
+        let gang = self.workload.gang(j);
+        let s = &self.workload.jobs[j as usize];
+        (0..s.seen.len() as u32).any(|w| match pods.get(&crate::names::pod_name(&gang, w)) {
+            None => s.seen[w as usize],
+            Some(p) => {
+                p.metadata.deletion_timestamp.is_some()
+                    || p.status.as_ref().and_then(|st| st.phase.as_deref()) == Some("Failed")
+            }
+        })
+    }
+
+    async fn delete_gang(&mut self, gang: &str, workers: u32, pods: &BTreeMap<String, Arc<Pod>>) {
+        for w in 0..workers {
+            let name = crate::names::pod_name(gang, w);
+            if pods.contains_key(&name)
+                && let Err(e) = self
+                    .actuator
+                    .delete_pod(&self.config.namespace, &name, Some(0))
+                    .await
+            {
+                tracing::warn!(pod = %name, error = %e, "cannot delete pod");
+            }
+        }
+    }
+
+    async fn reconcile(
+        &mut self,
+        now: SimTime,
+        pods: &BTreeMap<String, Arc<Pod>>,
+    ) -> Result<(), RealError> {
+        for j in 0..self.workload.jobs.len() as u32 {
+            let gang = self.workload.gang(j);
+            let workers = self.workload.jobs[j as usize].seen.len() as u32;
+            for w in 0..workers {
+                if pods.contains_key(&crate::names::pod_name(&gang, w)) {
+                    self.workload.jobs[j as usize].seen[w as usize] = true;
+                }
+            }
+            match self.workload.jobs[j as usize].phase {
+                JobPhase::Running | JobPhase::Stalled => {
+                    if self.gang_dead(j, pods) {
+                        self.delete_gang(&gang, workers, pods).await;
+                        self.last_event = now;
+                        if self.workload.fail_and_restart(j, now) {
+                            self.create_gangs(&[j]).await?;
+                        }
+                        continue;
+                    }
+                    let s = &self.workload.jobs[j as usize];
+                    if s.phase == JobPhase::Running
+                        && let Some(at) = s.finish_at
+                        && at <= now
+                    {
+                        for w in 0..workers {
+                            if let Some(p) = pods.get(&crate::names::pod_name(&gang, w))
+                                && let Err(e) =
+                                    self.actuator.finish_pod(p, PodOutcome::Succeeded).await
+                            {
+                                tracing::warn!(error = %e, "cannot mark pod Succeeded");
+                            }
+                        }
+                        self.workload.completed(j, at);
+                        self.last_event = self.last_event.max(at);
+                    }
+                }
+                JobPhase::Terminating => {
+                    let all_gone =
+                        (0..workers).all(|w| !pods.contains_key(&crate::names::pod_name(&gang, w)));
+                    if all_gone {
+                        self.workload.terminated(j, now);
+                        self.create_gangs(&[j]).await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn pending_gangs(&self, snap: &mut Snapshot, pods: &[Arc<Pod>]) -> Vec<QueuedGang> {
+        let mut gangs: BTreeMap<String, QueuedGang> = BTreeMap::new();
+        let mut bound_count: BTreeMap<String, u32> = BTreeMap::new();
+        for p in pods {
+            let Some(labels) = p.metadata.labels.as_ref() else {
+                continue;
+            };
+            let (Some(gang), Some(job), Some(worker)) = (
+                labels.get(LABEL_GANG),
+                labels.get(LABEL_JOB).and_then(|v| v.parse::<u32>().ok()),
+                labels.get(LABEL_WORKER).and_then(|v| v.parse::<u32>().ok()),
+            ) else {
+                continue;
+            };
+            // Only the current attempt of a job waiting for the scheduler.
+            if self.workload.jobs.get(job as usize).map(|s| s.phase) != Some(JobPhase::Pending)
+                || *gang != self.workload.gang(job)
+                || is_terminal(p)
+                || p.metadata.deletion_timestamp.is_some()
+            {
+                continue;
+            }
+            let name = p.metadata.name.clone().unwrap_or_default();
+            let assumed = self.placements.get(&name).is_some_and(|pl| !pl.observed);
+            if node_of(p).is_some() || assumed {
+                *bound_count.entry(gang.clone()).or_default() += 1;
+                continue;
+            }
+            let ann = p.metadata.annotations.as_ref();
+            let queued_at = ann
+                .and_then(|a| a.get(ANN_QUEUED_AT))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX);
+            let spec = pod_spec_of(p, &mut snap.cluster);
+            let g = gangs.entry(gang.clone()).or_insert_with(|| QueuedGang {
+                priority: spec.priority,
+                queued_at,
+                job,
+                gang: gang.clone(),
+                pending: Vec::new(),
+            });
+            g.pending.push((worker, name, spec));
+        }
+        let mut out: Vec<QueuedGang> = gangs
+            .into_values()
+            .filter(|g| {
+                let size = self
+                    .workload
+                    .job(g.job)
+                    .map(|p| p.workers)
+                    .unwrap_or(u32::MAX);
+                // Coscheduling's PreFilter: the whole gang must exist (minMember).
+                let annotated = pods
+                    .iter()
+                    .find(|p| p.metadata.name.as_deref() == g.pending.first().map(|x| x.1.as_str()))
+                    .and_then(|p| p.metadata.annotations.as_ref())
+                    .and_then(|a| a.get(ANN_GANG_SIZE))
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .unwrap_or(size);
+                g.pending.len() as u32 + bound_count.get(&g.gang).copied().unwrap_or(0)
+                    >= annotated.min(size)
+            })
+            .collect();
+        for g in &mut out {
+            g.pending.sort_by_key(|(w, _, _)| *w);
+        }
+        out.sort_by_key(|g| (Reverse(g.priority), g.queued_at, g.job));
+        out
+    }
+
+    /// Allocated GPUs and fragmentation from the snapshot, integrated over scenario time.
+    fn account(&mut self, snap: &Snapshot, now: SimTime) {
+        let free: u64 = snap.cluster.nodes.iter().map(|n| n.gpu_free_milli()).sum();
+        let cap: u64 = snap
+            .cluster
+            .nodes
+            .iter()
+            .map(|n| n.gpu_capacity_milli())
+            .sum();
+        let alloc = cap.saturating_sub(free);
+        let u = &mut self.usage;
+        if now > u.last {
+            u.area += u.alloc_milli as u128 * now.since(u.last).0 as u128;
+            u.last = now;
+        }
+        u.alloc_milli = alloc;
+        u.peak_milli = u.peak_milli.max(alloc);
+        if now >= u.next_sample {
+            let up = &self.up;
+            let f = cluster_fragmentation(&snap.cluster, self.scheduler.workload(), |i, _| {
+                up.get(i).copied().unwrap_or(false)
+            });
+            u.frag_sum += f.ratio();
+            u.frag_n += 1;
+            u.frag_last = f.ratio();
+            u.frag_amount_last = f.amount_milli / 1000.0;
+            let iv = if self.scenario.sample_interval.0 == 0 {
+                SimDuration::from_mins(5)
+            } else {
+                self.scenario.sample_interval
+            };
+            u.next_sample = now.saturating_add(iv);
+        }
+    }
+
+    async fn cycle(&mut self, now: SimTime) -> Result<(), RealError> {
+        self.obs.cycles += 1;
+        let nodes = self.view.nodes();
+        let pods = self.view.pods();
+        for p in &pods {
+            if let (Some(name), Some(node)) = (p.metadata.name.as_ref(), node_of(p)) {
+                match self.bound_to.get(name) {
+                    Some(prev) if prev != node => {
+                        if self.obs.rebound.len() < 100 {
+                            self.obs.rebound.push(name.clone());
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.bound_to.insert(name.clone(), node.to_string());
+                    }
+                }
+            }
+        }
+        let mut snap = snapshot::build(
+            &self.workload.plan.cluster,
+            &self.names,
+            &nodes,
+            &pods,
+            &mut self.placements,
+        );
+        for o in &snap.overcommitted {
+            if self.obs.overcommitted.len() < 100 && !self.obs.overcommitted.contains(o) {
+                tracing::warn!(pod = %o, "bound pod does not fit its node");
+                self.obs.overcommitted.push(o.clone());
+            }
+        }
+        self.account(&snap, now);
+        let queue = self.pending_gangs(&mut snap, &pods);
+        let mut placed_any = false;
+        // Nominated nodes of preemptors, kept from lower-priority gangs (the simulator's rule).
+        let reservations: Vec<(i32, NodeId)> = queue
+            .iter()
+            .flat_map(|g| {
+                self.workload.jobs[g.job as usize]
+                    .nominated
+                    .iter()
+                    .map(move |&n| (g.priority, n))
+            })
+            .collect();
+        let mut cordoned: Vec<NodeId> = Vec::new();
+        let mut failed_shapes: Vec<(SpecId, SpecId, u32)> = Vec::new();
+        for g in queue {
+            for n in cordoned.drain(..) {
+                snap.cluster.nodes[n.0 as usize].unschedulable = false;
+            }
+            for &(prio, n) in &reservations {
+                let node = &mut snap.cluster.nodes[n.0 as usize];
+                if prio > g.priority && !node.unschedulable {
+                    node.unschedulable = true;
+                    cordoned.push(n);
+                }
+            }
+            let Some(plan) = self.workload.job(g.job).cloned() else {
+                continue;
+            };
+            let shape = (plan.spec, plan.last_spec, plan.workers);
+            if failed_shapes.contains(&shape) {
+                continue;
+            }
+            let pending: Vec<PendingPod<'_>> = g
+                .pending
+                .iter()
+                .map(|(w, _, spec)| PendingPod {
+                    pod: snapshot::pod_id(g.job, *w),
+                    spec,
+                })
+                .collect();
+            let demand: u64 = pending
+                .iter()
+                .map(|p| p.spec.request.gpu.total_milli())
+                .sum();
+            let free: u64 = snap.cluster.nodes.iter().map(|n| n.gpu_free_milli()).sum();
+            let result = if demand > free {
+                Err(())
+            } else {
+                self.scheduler
+                    .place_gang(
+                        &mut snap.cluster,
+                        GroupId(g.job),
+                        &pending,
+                        now.0,
+                        false,
+                        &mut self.rng,
+                    )
+                    .map_err(|_| ())
+            };
+            match result {
+                Ok(binds) => {
+                    drop(pending);
+                    placed_any = true;
+                    self.bind_gang(&g, &binds, &mut snap, now).await;
+                }
+                Err(()) => {
+                    failed_shapes.push(shape);
+                    let awaiting = self.workload.jobs[g.job as usize].awaiting_victims;
+                    let lower_bound = snap
+                        .cluster
+                        .nodes
+                        .iter()
+                        .any(|n| n.pods.iter().any(|b| b.priority < g.priority));
+                    if self.scenario.scheduler.preemption && awaiting == 0 && lower_bound {
+                        let decision = self.scheduler.preempt(
+                            &mut snap.cluster,
+                            GroupId(g.job),
+                            &pending,
+                            now.0,
+                        );
+                        drop(pending);
+                        if let Some(p) = decision {
+                            self.apply_preemption(g.job, &p, &snap, now).await;
+                        }
+                    }
+                }
+            }
+        }
+        for n in cordoned {
+            snap.cluster.nodes[n.0 as usize].unschedulable = false;
+        }
+        if placed_any {
+            self.idle_cycles = 0;
+            self.idle_since = None;
+        } else {
+            self.idle_cycles = self.idle_cycles.saturating_add(1);
+            self.idle_since
+                .get_or_insert_with(tokio::time::Instant::now);
+        }
+        Ok(())
+    }
+
+    async fn bind_gang(
+        &mut self,
+        g: &QueuedGang,
+        binds: &[drydock_core::Bind],
+        snap: &mut Snapshot,
+        now: SimTime,
+    ) {
+        let ns = self.config.namespace.clone();
+        let calls = binds.iter().map(|b| {
+            let name = g
+                .pending
+                .iter()
+                .find(|(w, _, _)| snapshot::pod_id(g.job, *w) == b.pod)
+                .map(|(_, n, _)| n.clone())
+                .unwrap_or_default();
+            let node = self.names[b.node.0 as usize].clone();
+            let actuator = Arc::clone(&self.actuator);
+            let ns = ns.clone();
+            async move {
+                let r = actuator.bind(&ns, &name, &node).await;
+                (name, node, r)
+            }
+        });
+        let results = futures::future::join_all(calls).await;
+        let mut all_ok = true;
+        for ((name, node, r), b) in results.into_iter().zip(binds) {
+            match r {
+                Ok(outcome) => {
+                    if outcome == BindOutcome::AlreadyBound {
+                        self.obs.bind_conflicts += 1;
+                    } else {
+                        self.obs.binds += 1;
+                    }
+                    self.placements.insert(
+                        name,
+                        Placement {
+                            node,
+                            devices: b.devices,
+                            bound_at_us: now.0,
+                            observed: false,
+                        },
+                    );
+                }
+                Err(e) => {
+                    all_ok = false;
+                    self.obs.bind_errors += 1;
+                    tracing::warn!(pod = %name, node = %node, error = %e, "bind failed");
+                    let _ = snap.cluster.unbind(b.node, b.pod);
+                }
+            }
+        }
+        if !all_ok {
+            return;
+        }
+        // Every pod of the gang bound now (this cycle's binds, plus any bound before).
+        let Some(workers) = self.workload.job(g.job).map(|p| p.workers) else {
+            return;
+        };
+        let gang = self.workload.gang(g.job);
+        let mut nodes = Vec::with_capacity(workers as usize);
+        for w in 0..workers {
+            let name = crate::names::pod_name(&gang, w);
+            let node = self
+                .placements
+                .get(&name)
+                .map(|p| p.node.clone())
+                .or_else(|| {
+                    snap.ids
+                        .get(&name)
+                        .and_then(|id| snap.pods.get(id))
+                        .and_then(|r| r.node)
+                        .map(|n| self.names[n.0 as usize].clone())
+                });
+            match node.and_then(|n| self.names.iter().position(|x| *x == n)) {
+                Some(i) => nodes.push(NodeId(i as u32)),
+                None => return,
+            }
+        }
+        let up = self.up.clone();
+        self.workload.started(g.job, &nodes, now, |n| {
+            !up.get(n.0 as usize).copied().unwrap_or(false)
+        });
+    }
+
+    async fn apply_preemption(
+        &mut self,
+        preemptor: u32,
+        p: &drydock_core::Preemption,
+        snap: &Snapshot,
+        now: SimTime,
+    ) {
+        let mut victims: Vec<u32> = p
+            .victims
+            .iter()
+            .filter_map(|(_, pod)| snap.pods.get(pod).and_then(|r| r.job))
+            .collect();
+        victims.sort_unstable();
+        victims.dedup();
+        let mut count = 0;
+        for v in victims {
+            if !self.workload.preempt(v, preemptor, now) {
+                continue;
+            }
+            count += 1;
+            let gang = self.workload.gang(v);
+            let workers = self.workload.job(v).map(|p| p.workers).unwrap_or(0);
+            for w in 0..workers {
+                let name = crate::names::pod_name(&gang, w);
+                if let Err(e) = self.actuator.evict(&self.config.namespace, &name).await {
+                    tracing::warn!(pod = %name, error = %e, "eviction failed");
+                }
+            }
+        }
+        if let Some(s) = self.workload.jobs.get_mut(preemptor as usize) {
+            s.awaiting_victims += count;
+            s.nominated = p.nominated.clone();
+            s.nominated.sort_unstable();
+            s.nominated.dedup();
+        }
+    }
+
+    fn finish(&mut self, end: SimTime) {
+        let u = &mut self.usage;
+        if end > u.last {
+            u.area += u.alloc_milli as u128 * end.since(u.last).0 as u128;
+            u.last = end;
+        }
+        self.end = Some(end);
+    }
+
+    /// Deletes every pod of the run (grace 0) and every fake node. Errors are logged and
+    /// returned after trying everything.
+    pub async fn teardown(&self) -> Vec<RealError> {
+        let mut errors = Vec::new();
+        for p in self.view.pods() {
+            if let Some(name) = &p.metadata.name
+                && let Err(e) = self
+                    .actuator
+                    .delete_pod(&self.config.namespace, name, Some(0))
+                    .await
+            {
+                errors.push(e);
+            }
+        }
+        for name in &self.names {
+            if let Err(e) = self.actuator.remove_node(name).await {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    /// The run's report in the simulator's layout (`summary.json`): job counts, completion
+    /// times and queueing delays, GPU allocation and fragmentation as observed through the
+    /// API, restarts, preemptions, work lost, cost. `events` counts scheduling cycles; the event-log
+    /// hash reads `none (real cluster)`.
+    pub fn summary(&self) -> Summary {
+        let w = &self.workload;
+        let m = &w.metrics;
+        let end = self.end.unwrap_or(self.usage.last);
+        let hours = SimDuration(end.0).as_hours_f64();
+        let mut jobs = JobCounts {
+            total: w.jobs.len() as u64,
+            submitted: m.arrived,
+            completed: m.completed,
+            failed: m.failed,
+            ..Default::default()
+        };
+        for s in &w.jobs {
+            match s.phase {
+                JobPhase::Pending | JobPhase::Backoff => jobs.pending += 1,
+                JobPhase::Running | JobPhase::Stalled | JobPhase::Terminating => jobs.running += 1,
+                _ => {}
+            }
+        }
+        let u = &self.usage;
+        let cap = u.capacity_milli as f64;
+        let gpu = GpuReport {
+            capacity: cap / 1000.0,
+            capacity_peak: cap / 1000.0,
+            allocation_mean: if cap > 0.0 && end.0 > 0 {
+                u.area as f64 / (cap * end.0 as f64)
+            } else {
+                0.0
+            },
+            allocated_peak: u.peak_milli as f64 / 1000.0,
+            allocated_end: u.alloc_milli as f64 / 1000.0,
+            fragmentation_mean: if u.frag_n > 0 {
+                u.frag_sum / u.frag_n as f64
+            } else {
+                0.0
+            },
+            fragmentation_end: u.frag_last,
+            fragmented_gpus_end: u.frag_amount_last,
+            arrived_over_capacity: 0.0,
+        };
+        let gh = |x: u128| x as f64 / 1e6 / 3600.0;
+        let (lost, idle, over) = (
+            gh(m.lost_work_gpu_us),
+            gh(m.idle_held_gpu_us),
+            gh(m.restart_overhead_gpu_us),
+        );
+        let failures = FailureReport {
+            node_failures: m.failures[0],
+            gpu_failures: m.failures[1],
+            pool_outage_nodes: m.failures[2],
+            zone_outage_nodes: m.failures[3],
+            restarts: m.restarts,
+            preemptions: m.preemptions,
+            gang_timeouts: 0,
+            lost_work_gpu_hours: lost,
+            idle_held_gpu_hours: idle,
+            restart_overhead_gpu_hours: over,
+            gpu_hours_lost: lost + idle + over,
+            preemption_lost_gpu_hours: gh(m.preemption_lost_gpu_us),
+            preemption_restart_overhead_gpu_hours: gh(m.preemption_overhead_gpu_us),
+        };
+        let cluster = &w.plan.cluster;
+        let pools: Vec<PoolCost> = cluster
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let nodes = cluster
+                    .nodes
+                    .iter()
+                    .filter(|n| n.pool.0 as usize == i)
+                    .count() as u64;
+                PoolCost {
+                    pool: p.name.clone(),
+                    nodes,
+                    peak_nodes: nodes,
+                    node_hours: nodes as f64 * hours,
+                    price_per_node_hour: p.price_per_node_hour,
+                    cost: nodes as f64 * hours * p.price_per_node_hour,
+                }
+            })
+            .collect();
+        let total: f64 = pools.iter().map(|p| p.cost).sum();
+        let cost = CostReport {
+            node_hours: pools.iter().map(|p| p.node_hours).sum(),
+            total,
+            per_hour: if hours > 0.0 {
+                total / hours
+            } else {
+                pools
+                    .iter()
+                    .map(|p| p.nodes as f64 * p.price_per_node_hour)
+                    .sum()
+            },
+            pools,
+        };
+        Summary {
+            version: SUMMARY_VERSION,
+            scenario: self.scenario.name.clone(),
+            seed: self.seed,
+            policy: self.scheduler.config().policy.name().to_string(),
+            nodes: cluster.nodes.len() as u64,
+            virtual_time_s: SimDuration(end.0).as_secs_f64(),
+            events: self.obs.cycles,
+            jobs,
+            jct: percentiles(&m.jct_us),
+            queueing_delay: percentiles(&m.queueing_delay_us),
+            gpu,
+            failures,
+            cost,
+            allocation_curve: Vec::new(),
+            fragmentation_curve: Vec::new(),
+            event_log_sha256: "none (real cluster)".to_string(),
+            horizon_reached: false,
+            // Nodes never come and go on a real cluster yet: no autoscaling section.
+            ..Default::default()
+        }
+    }
+}
+
+/// True when `node` has `Ready=True` and no `not-ready` or `unreachable` taint.
+pub fn node_ready(node: &k8s_openapi::api::core::v1::Node) -> bool {
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let tainted = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|t| {
+            t.iter().any(|t| {
+                t.key == drydock_core::cluster::TAINT_NOT_READY
+                    || t.key == drydock_core::cluster::TAINT_UNREACHABLE
+            })
+        });
+    ready && !tainted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actuator::{Call, MemCluster};
+
+    const S: u64 = 1_000_000;
+
+    fn scenario(body: &str) -> Scenario {
+        let yaml = format!(
+            "apiVersion: drydock/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  cluster:\n    pools:\n      - {{name: a, nodes: 2, gpuModel: A100, gpusPerNode: 8, cpu: \"96\", memory: 512Gi}}\n{body}"
+        );
+        drydock_scenarios::load_str(&yaml, "test.yaml").expect("valid scenario")
+    }
+
+    fn driver(s: &Scenario) -> (Driver<MemCluster, Arc<MemCluster>>, Arc<MemCluster>) {
+        let mem = Arc::new(MemCluster::new());
+        let config = DriverConfig::new("r1", "ns", TimeScale::REAL_TIME);
+        let d =
+            Driver::new(s, None, None, config, Arc::clone(&mem), Arc::clone(&mem)).expect("driver");
+        (d, mem)
+    }
+
+    impl ClusterView for Arc<MemCluster> {
+        fn nodes(&self) -> Vec<Arc<k8s_openapi::api::core::v1::Node>> {
+            (**self).nodes()
+        }
+        fn pods(&self) -> Vec<Arc<Pod>> {
+            (**self).pods()
+        }
+    }
+
+    async fn ticks(d: &mut Driver<MemCluster, Arc<MemCluster>>, from_s: u64, to_s: u64) {
+        for t in from_s..=to_s {
+            d.tick(SimTime(t * S), SimDuration(S)).await.expect("tick");
+        }
+    }
+
+    fn node_of_pod(mem: &MemCluster, name: &str) -> Option<String> {
+        mem.pod(name).and_then(|p| p.spec.and_then(|s| s.node_name))
+    }
+
+    #[tokio::test]
+    async fn gangs_bind_all_or_nothing_and_each_pod_once() {
+        let s = scenario(
+            "  training:\n    - {name: fits, arrival: 0s, workers: 2, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 1h}\n    - {name: toobig, arrival: 0s, workers: 3, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 1h}\n",
+        );
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        assert!(d.not_ready().is_empty());
+        ticks(&mut d, 0, 3).await;
+        let a = node_of_pod(&mem, "fits-j0-a0-w0");
+        let b = node_of_pod(&mem, "fits-j0-a0-w1");
+        assert!(a.is_some() && b.is_some() && a != b, "{a:?} {b:?}");
+        for w in 0..3 {
+            let name = format!("toobig-j1-a0-w{w}");
+            assert!(mem.pod(&name).is_some(), "{name} created");
+            assert_eq!(node_of_pod(&mem, &name), None, "{name} never bound");
+        }
+        let binds = mem
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, Call::Bind(..)))
+            .count();
+        assert_eq!(binds, 2, "only the gang that fits is bound, once");
+        assert_eq!(mem.binds_of("fits-j0-a0-w0"), 1);
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Running);
+        assert_eq!(d.workload().jobs[1].phase, JobPhase::Pending);
+    }
+
+    #[tokio::test]
+    async fn jobs_complete_when_their_work_ends_and_pods_succeed() {
+        let s = scenario(
+            "  training:\n    - {name: j, arrival: 0s, workers: 1, gpusPerWorker: 4, work: 10s}\n",
+        );
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        // The in-memory cluster shows created pods at once: created and bound at t=0, so the
+        // work ends at 10 s.
+        ticks(&mut d, 0, 9).await;
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Running);
+        assert_eq!(d.workload().jobs[0].finish_at, Some(SimTime(10 * S)));
+        ticks(&mut d, 10, 10).await;
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Completed);
+        assert!(
+            mem.calls()
+                .contains(&Call::Finish("j-j0-a0-w0".into(), true))
+        );
+        let pod = mem.pod("j-j0-a0-w0").expect("pod");
+        assert_eq!(
+            pod.status.and_then(|s| s.phase).as_deref(),
+            Some("Succeeded")
+        );
+        let sum = d.summary();
+        assert_eq!(sum.jobs.completed, 1);
+        assert_eq!(sum.jct.max, 10.0);
+        assert_eq!(sum.queueing_delay.max, 0.0);
+    }
+
+    #[tokio::test]
+    async fn a_failed_node_gets_its_gang_replaced_elsewhere() {
+        let s = scenario(
+            "  training:\n    - {name: j, arrival: 0s, workers: 1, gpusPerWorker: 8, work: 1h, checkpointInterval: 1m, restartOverhead: 30s}\n  failures:\n    scheduled:\n      - {at: 5m, node: a-0}\n",
+        );
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        ticks(&mut d, 0, 2).await;
+        let first = node_of_pod(&mem, "j-j0-a0-w0").expect("bound");
+        // Make the failure hit the node the job is on.
+        assert_eq!(
+            first,
+            d.node_names()[0],
+            "binpack-free default places on the first node"
+        );
+        ticks(&mut d, 300, 303).await;
+        assert!(
+            mem.calls()
+                .contains(&Call::FailNode(d.node_names()[0].clone()))
+        );
+        assert!(mem.pod("j-j0-a0-w0").is_none(), "old pod deleted");
+        let second = node_of_pod(&mem, "j-j0-a1-w0");
+        assert_eq!(second.as_deref(), Some(d.node_names()[1].as_str()));
+        let st = &d.workload().jobs[0];
+        assert_eq!(
+            (st.phase, st.restarts, st.attempt),
+            (JobPhase::Running, 1, 1)
+        );
+        // Failed at exactly 5 min of work with free 1-min checkpoints: all 5 min saved.
+        assert_eq!(st.done, SimDuration::from_mins(5));
+        let sum = d.summary();
+        assert_eq!(sum.failures.restarts, 1);
+        assert_eq!(sum.failures.node_failures, 1);
+    }
+
+    #[tokio::test]
+    async fn high_priority_gangs_preempt_and_victims_requeue() {
+        let s = scenario(
+            "  training:\n    - {name: low, arrival: 0s, workers: 2, gpusPerWorker: 8, work: 1h, checkpointInterval: 10m}\n    - {name: high, arrival: 30s, workers: 1, gpusPerWorker: 8, work: 10m, priority: 100}\n",
+        );
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        ticks(&mut d, 0, 32).await;
+        assert!(mem.calls().contains(&Call::Evict("low-j0-a0-w0".into())));
+        assert!(mem.calls().contains(&Call::Evict("low-j0-a0-w1".into())));
+        assert!(node_of_pod(&mem, "high-j1-a0-w0").is_some());
+        let low = &d.workload().jobs[0];
+        assert_eq!(low.preemptions, 1);
+        assert_eq!(low.restarts, 0);
+        assert_eq!(low.phase, JobPhase::Pending, "requeued, waits for the GPUs");
+        assert!(mem.pod("low-j0-a1-w0").is_some());
+        assert_eq!(d.summary().failures.preemptions, 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_bind_leaves_the_rest_of_the_gang_to_the_next_cycle() {
+        let s = scenario(
+            "  training:\n    - {name: g, arrival: 0s, workers: 2, gpusPerWorker: 4, work: 1h}\n",
+        );
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        mem.fail_binds_of("g-j0-a0-w1");
+        ticks(&mut d, 0, 2).await;
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Pending);
+        // One failed bind per cycle; the worker bound first is never bound again.
+        assert_eq!(d.observations().bind_errors, 3);
+        assert_eq!(mem.binds_of("g-j0-a0-w0"), 1);
+        // The server recovers: the missing worker binds, the gang starts.
+        mem.allow_binds_of("g-j0-a0-w1");
+        ticks(&mut d, 3, 3).await;
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Running);
+        assert_eq!(mem.binds_of("g-j0-a0-w0"), 1);
+        assert_eq!(mem.binds_of("g-j0-a0-w1"), 1);
+        let n0 = node_of_pod(&mem, "g-j0-a0-w0");
+        let n1 = node_of_pod(&mem, "g-j0-a0-w1");
+        assert!(n0.is_some() && n1.is_some());
+    }
+
+    #[tokio::test]
+    async fn the_default_scenario_ends_like_the_simulator_on_the_in_memory_cluster() {
+        let s = drydock_scenarios::load_named_or_path("default").expect("built-in");
+        let mut sim = drydock_sim::Simulation::new(&s, None, None).expect("sim");
+        sim.run(|_| {}).expect("runs");
+        let want = sim.summary();
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        let cycle = SimDuration(S);
+        // A tick every 10 s of scenario time (the driver's cycles run at its ticks).
+        let mut t = 0;
+        while t <= 12 * 3600 {
+            d.tick(SimTime(t * S), cycle).await.expect("tick");
+            t += 10;
+        }
+        d.finish(SimTime(12 * 3600 * S));
+        let got = d.summary();
+        assert_eq!(got.jobs.completed, want.jobs.completed, "{:?}", got.jobs);
+        assert_eq!(got.jobs.failed, want.jobs.failed);
+        assert_eq!(got.failures.node_failures, want.failures.node_failures);
+        assert_eq!(got.failures.restarts, want.failures.restarts);
+        assert_eq!(got.failures.preemptions, want.failures.preemptions);
+        assert!(d.observations().overcommitted.is_empty());
+        assert!(d.observations().rebound.is_empty());
+        // Every pod bound at most once.
+        let mut bound: BTreeMap<String, u32> = BTreeMap::new();
+        for c in mem.calls() {
+            if let Call::Bind(p, _) = c {
+                *bound.entry(p).or_default() += 1;
+            }
+        }
+        assert!(bound.values().all(|&n| n == 1), "{bound:?}");
+        // Allocation is within a few points of the simulator's (failure detection is instant
+        // here, 5 min 50 s in the simulator).
+        assert!(
+            (got.gpu.allocation_mean - want.gpu.allocation_mean).abs() < 0.05,
+            "{} vs {}",
+            got.gpu.allocation_mean,
+            want.gpu.allocation_mean
+        );
+    }
+
+    #[tokio::test]
+    async fn pods_whose_creation_failed_are_created_on_the_next_tick() {
+        let s = scenario(
+            "  training:\n    - {name: g, arrival: 0s, workers: 2, gpusPerWorker: 4, work: 1h}\n",
+        );
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        mem.fail_next_creates(1);
+        let err = d
+            .tick(SimTime(0), SimDuration(S))
+            .await
+            .expect_err("create failed");
+        assert!(err.is_transient(), "{err}");
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Pending);
+        ticks(&mut d, 1, 1).await;
+        assert!(mem.pod("g-j0-a0-w0").is_some() && mem.pod("g-j0-a0-w1").is_some());
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Running);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_duration_the_run_ends_at_the_last_completion_or_when_nothing_can_change() {
+        let s = scenario(
+            "  training:\n    - {name: ok, arrival: 0s, workers: 1, gpusPerWorker: 8, work: 30m}\n",
+        );
+        let (mut d, _mem) = driver(&s);
+        d.setup().await.expect("setup");
+        let clock = crate::clock::ScaledClock::start(TimeScale::new(60.0).expect("scale"));
+        let end = d.run(&clock).await.expect("runs");
+        assert_eq!(end, SimTime(30 * 60 * S));
+        assert_eq!(d.summary().virtual_time_s, 1800.0);
+        // A gang that can never fit: the run ends after the quiet period, the job pending.
+        let s = scenario(
+            "  training:\n    - {name: big, arrival: 0s, workers: 3, gpusPerWorker: 8, work: 30m}\n",
+        );
+        let (mut d, _mem) = driver(&s);
+        d.setup().await.expect("setup");
+        let clock = crate::clock::ScaledClock::start(TimeScale::new(60.0).expect("scale"));
+        d.run(&clock).await.expect("runs");
+        assert_eq!(d.summary().jobs.pending, 1);
+    }
+}

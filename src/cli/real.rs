@@ -1,0 +1,206 @@
+//! `drydock real SCENARIO`: run a scenario on a real Kubernetes cluster (fake GPU nodes, drydock
+//! as the scheduler), then print its report beside the simulator's for the same scenario and
+//! seed.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use drydock_core::SimDuration;
+use drydock_real_cluster::session::{self, RealOptions};
+use drydock_real_cluster::{RealError, TimeScale};
+use drydock_sim::Simulation;
+
+use super::InputError;
+use crate::output;
+
+/// Arguments of `drydock real`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A built-in scenario name (see `drydock list`) or a scenario file. Default: the embedded
+    /// `default` scenario.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<String>,
+    /// The cluster's kubeconfig (default: `KUBECONFIG`, then `~/.kube/config`). `drydock
+    /// cluster up` writes one for the local control plane.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// How many times faster than the scenario's clock the wall clock runs: scenario time t
+    /// happens t/N after the start (60: an hour of scenario in a minute).
+    #[arg(long, value_name = "N", default_value_t = 60.0)]
+    pub time_scale: f64,
+    /// Directory that trace paths in the scenario are relative to (default: the
+    /// `DRYDOCK_DATA_DIR` environment variable, when set and not empty).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Master seed (overrides `spec.seed`); the simulator's run beside uses the same.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Change one scenario field for this run, `PATH=VALUE` (as `drydock run --set`).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Allow a kubeconfig whose server is not on this machine (loopback). drydock creates fake
+    /// nodes (tainted so that only its own pods land there) and pods in its own namespace, and
+    /// removes them at the end.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// drydock's namespace (default `drydock-<run id>`). An existing namespace must carry
+    /// drydock's label; it is deleted at the end.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Write the real run's `summary.json` to DIR/real/ and the simulator's outputs to
+    /// DIR/sim/ (compare them later with `drydock compare DIR/sim DIR/real`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Allow --out to write into a non-empty directory.
+    #[arg(long)]
+    pub force: bool,
+    /// Seconds to wait for the fake nodes to become Ready.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub ready_timeout: u64,
+}
+
+/// An error of the real-cluster crate, as an input error (exit code 2) when it is one.
+fn real_error(e: RealError) -> anyhow::Error {
+    if e.is_input_error() {
+        InputError {
+            message: e.to_string(),
+            hint: None,
+        }
+        .into()
+    } else {
+        e.into()
+    }
+}
+
+/// Runs the scenario on the cluster and prints both reports.
+///
+/// # Errors
+/// Input errors (exit code 2): scenario, data directory, `--time-scale`, `--out`, kubeconfig,
+/// a remote server without `--allow-remote`, an object drydock does not own in the way.
+/// Cluster errors (exit code 1): unreachable, credentials, missing RBAC permissions.
+pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
+    let scenario = super::run::load_scenario(args.scenario.as_deref(), &args.set)?;
+    let data_dir = super::resolve_data_dir(args.data_dir.as_deref(), &scenario)?;
+    let scale = TimeScale::new(args.time_scale).map_err(|e| {
+        InputError::new(
+            e.to_string(),
+            "60 runs an hour of scenario time in a minute",
+        )
+    })?;
+    if let Some(ns) = &args.namespace
+        && drydock_real_cluster::names::dns_label(ns, 63) != *ns
+    {
+        return Err(InputError::new(
+            format!("--namespace {ns} is not a valid namespace name"),
+            "use lowercase letters, digits and '-', at most 63 characters",
+        )
+        .into());
+    }
+    if let Some(out) = &args.out {
+        super::check_out_dir(out, args.force)?;
+    }
+    // The simulator's run first: it is fast, and its errors are input errors.
+    let mut sim = Simulation::new(&scenario, data_dir.as_deref(), args.seed)
+        .with_context(|| format!("cannot set up scenario `{}`", scenario.name))?;
+    for w in sim.warnings() {
+        eprintln!("warning: {w}");
+    }
+    sim.run(|_| {}).context("simulation failed")?;
+    let sim_summary = sim.summary();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut options = RealOptions::new(scale);
+    options.seed = args.seed;
+    options.data_dir = data_dir.clone();
+    options.namespace = args.namespace.clone();
+    options.ready_timeout = std::time::Duration::from_secs(args.ready_timeout);
+    let report = runtime.block_on(async {
+        let (client, server) = session::connect(args.kubeconfig.as_deref(), args.allow_remote)
+            .await
+            .map_err(real_error)?;
+        let horizon = scenario
+            .duration
+            .map(|d| format!("{} of scenario time, about {} wall", d, output::dur(scale.wall(d).as_secs_f64())))
+            .unwrap_or_else(|| "until every job ends".to_string());
+        eprintln!(
+            "drydock real: scenario `{}` on {server} at {}x ({horizon}); Ctrl-C stops and cleans up",
+            scenario.name,
+            scale.factor()
+        );
+        let cancel = async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("\ninterrupted: removing drydock's objects...");
+        };
+        session::run(client, &server, &scenario, &options, cancel)
+            .await
+            .map_err(real_error)
+    })?;
+
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    println!(
+        "== real cluster (run {}, namespace {}) ==",
+        report.run, report.namespace
+    );
+    print!("{}", output::table(&report.summary, &scenario));
+    println!();
+    println!("== simulator vs real cluster ==");
+    print!(
+        "{}",
+        super::compare::table(
+            &sim_summary,
+            &report.summary,
+            "simulator",
+            "real cluster",
+            color
+        )
+    );
+    let o = &report.observations;
+    println!(
+        "real cluster: {} binds ({} already bound), {} failed binds, {} scheduling cycles; {} pods found over-committing their node, {} pods bound twice",
+        o.binds,
+        o.bind_conflicts,
+        o.bind_errors,
+        o.cycles,
+        o.overcommitted.len(),
+        o.rebound.len()
+    );
+    if let Some(out) = &args.out {
+        let real_dir = out.join("real");
+        std::fs::create_dir_all(&real_dir)
+            .with_context(|| format!("cannot create {}", real_dir.display()))?;
+        let json = serde_json::to_string_pretty(&report.summary)?;
+        std::fs::write(real_dir.join("summary.json"), json)
+            .with_context(|| format!("cannot write {}", real_dir.display()))?;
+        let sim_dir = out.join("sim");
+        let checks = drydock_sim::check::evaluate(&scenario.expect, &sim_summary);
+        output::write_all(
+            &sim_dir,
+            &sim_summary,
+            &checks,
+            &sim.timeseries(),
+            &sim.jobs(),
+        )
+        .with_context(|| format!("cannot write {}", sim_dir.display()))?;
+        println!("results written to {}", out.display());
+    }
+    for e in &report.cleanup_errors {
+        eprintln!("warning: cleanup: {e}");
+    }
+    if report.interrupted {
+        eprintln!(
+            "interrupted at {} of scenario time",
+            SimDuration::from_secs_f64(report.summary.virtual_time_s)
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}
