@@ -24,12 +24,13 @@ pub struct RunReport<'a> {
 }
 
 /// The files `drydock run --out DIR` writes.
-pub const OUT_FILES: [&str; 5] = [
+pub const OUT_FILES: [&str; 6] = [
     "summary.json",
     "timeseries.csv",
     "jobs.csv",
     "allocation.svg",
     "queue.svg",
+    "services.svg",
 ];
 
 /// A duration for humans: two units, the second zero-padded so `3h00m` and `3h30m` cannot be
@@ -409,12 +410,8 @@ pub fn write_all(
     std::fs::write(&p, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("cannot write {}", p.display()))?;
     let p = out.join("timeseries.csv");
-    let mut w =
-        csv::Writer::from_path(&p).with_context(|| format!("cannot write {}", p.display()))?;
-    for r in samples {
-        w.serialize(r)?;
-    }
-    w.flush()?;
+    std::fs::write(&p, timeseries_csv(samples)?)
+        .with_context(|| format!("cannot write {}", p.display()))?;
     let p = out.join("jobs.csv");
     let mut w =
         csv::Writer::from_path(&p).with_context(|| format!("cannot write {}", p.display()))?;
@@ -438,6 +435,136 @@ pub fn write_all(
         |r| r.pending_pods as f64,
         None,
     )?;
+    if !s.services.is_empty() {
+        plot_services(&out.join("services.svg"), s, samples)?;
+    }
+    Ok(())
+}
+
+/// `timeseries.csv`: the fixed columns of [`Sample`], then its extra columns (nodes per pool,
+/// per-service traffic, replicas, latency and SLO attainment), named in the header.
+///
+/// # Errors
+/// Serialization errors (none in practice: every field is a number).
+pub fn timeseries_csv(samples: &[Sample]) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in samples {
+        w.serialize(r)?;
+    }
+    let fixed = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = String::from_utf8(fixed)?;
+    let mut out = String::with_capacity(text.len() * 2);
+    for (i, line) in text.lines().enumerate() {
+        out.push_str(line);
+        // Line 0 is the header; line k holds sample k - 1. Every value is a number, so
+        // appending needs no quoting.
+        let extra = match i {
+            0 => samples
+                .first()
+                .map(|r| r.extra.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()),
+            _ => samples
+                .get(i - 1)
+                .map(|r| r.extra.iter().map(|(_, v)| v.to_string()).collect()),
+        };
+        for v in extra.unwrap_or_default() {
+            out.push(',');
+            out.push_str(&v);
+        }
+        out.push('\n');
+    }
+    Ok(out.into_bytes())
+}
+
+/// `services.svg`: per service, requests per second, ready replicas and p99 latency against
+/// the latency SLO, over time (three panels).
+fn plot_services(path: &Path, s: &Summary, samples: &[Sample]) -> anyhow::Result<()> {
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{e}");
+    let root = SVGBackend::new(path, (900, 900)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let panels = root.split_evenly((3, 1));
+    let col = |name: &str| -> Vec<(f64, f64)> {
+        samples
+            .iter()
+            .filter_map(|r| {
+                r.extra
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| (r.time_s / 3600.0, *v))
+            })
+            .collect()
+    };
+    let x_max = samples
+        .iter()
+        .map(|r| r.time_s / 3600.0)
+        .fold(0.0, f64::max)
+        .max(1e-3);
+    let colors = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    let specs: [(&str, &str, &str); 3] = [
+        ("requests_per_s", "Traffic", "requests/s"),
+        ("ready_replicas", "Ready replicas", "replicas"),
+        ("latency_p99_s", "p99 latency (dashed: SLO)", "seconds"),
+    ];
+    for (panel, (suffix, title, y_label)) in panels.iter().zip(specs) {
+        let series: Vec<(String, Vec<(f64, f64)>)> = s
+            .services
+            .iter()
+            .map(|v| (v.name.clone(), col(&format!("{}_{suffix}", v.name))))
+            .collect();
+        let slo_max = if suffix == "latency_p99_s" {
+            s.services
+                .iter()
+                .filter_map(|v| v.latency_slo_s)
+                .fold(0.0, f64::max)
+        } else {
+            0.0
+        };
+        let y_max = series
+            .iter()
+            .flat_map(|(_, pts)| pts.iter().map(|p| p.1))
+            .fold(slo_max, f64::max)
+            .max(1e-3)
+            * 1.05;
+        let mut chart = ChartBuilder::on(panel)
+            .caption(title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("virtual time (hours)")
+            .y_desc(y_label)
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (i, (name, pts)) in series.into_iter().enumerate() {
+            let c = colors[i % colors.len()];
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
+            if suffix == "latency_p99_s"
+                && let Some(slo) = s.services[i].latency_slo_s
+            {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        vec![(0.0, slo), (x_max, slo)],
+                        6,
+                        4,
+                        c.mix(0.7).stroke_width(1),
+                    ))
+                    .map_err(|e| err(&e))?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.8))
+            .draw()
+            .map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))?;
     Ok(())
 }
 

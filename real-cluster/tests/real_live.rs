@@ -1,6 +1,7 @@
 //! Live tests against a real API server with a controller-manager (the local control plane of
 //! `drydock cluster up`, or any cluster): run with
-//! `DRYDOCK_TEST_KUBECONFIG=<kubeconfig> cargo test -p drydock-real-cluster --test real_live -- --ignored`.
+//! `cargo test -p drydock-real-cluster --test real_live` (against `$DRYDOCK_TEST_KUBECONFIG`, or the
+//! local control plane, started if needed: see `drydock_real_cluster::testing`).
 //! Each test uses its own run id, namespace and node-name prefix and removes what it created.
 
 use std::collections::BTreeMap;
@@ -21,13 +22,10 @@ use kube::api::ListParams;
 const SERVER: &str = "test cluster";
 
 async fn client() -> kube::Client {
-    let path = std::env::var_os("DRYDOCK_TEST_KUBECONFIG")
-        .filter(|v| !v.is_empty())
-        .expect("set DRYDOCK_TEST_KUBECONFIG to a kubeconfig (drydock cluster up writes one)");
-    let (client, _) = session::connect(Some(std::path::Path::new(&path)), true)
+    // The cluster of $DRYDOCK_TEST_KUBECONFIG, or the local control plane, started if needed.
+    drydock_real_cluster::testing::test_client()
         .await
-        .expect("kubeconfig loads");
-    client
+        .expect("a test cluster (see drydock_real_cluster::testing)")
 }
 
 fn node_spec(name: &str, gpus: u32) -> FakeNodeSpec {
@@ -44,7 +42,6 @@ fn node_spec(name: &str, gpus: u32) -> FakeNodeSpec {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs cluster (registers fake nodes)"]
 async fn real_fake_nodes_become_ready_and_lose_the_not_ready_taint() {
     let client = client().await;
     let run = new_run_id();
@@ -194,7 +191,6 @@ fn scenario(body: &str) -> drydock_scenarios::Scenario {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs cluster (binds pods)"]
 async fn real_gangs_bind_all_or_nothing_without_overcommit() {
     let client = client().await;
     let run = new_run_id();
@@ -241,7 +237,6 @@ async fn real_gangs_bind_all_or_nothing_without_overcommit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs cluster with a controller-manager (node lifecycle)"]
 async fn real_a_failed_node_gets_its_pods_replaced() {
     let client = client().await;
     let run = new_run_id();

@@ -46,6 +46,14 @@ pub struct Sample {
     pub nodes: u64,
     /// Dollars spent so far: node-hours times each pool's price (cumulative).
     pub cost_dollars: f64,
+    /// Columns after the fixed ones, as `(name, value)`: nodes per pool when nodes come and
+    /// go, and each inference service's traffic, replicas, latency and SLO attainment
+    /// (filled by [`crate::report::timeseries`]; not serialized with the fixed fields).
+    #[serde(skip)]
+    pub extra: Vec<(String, f64)>,
+    /// Nodes billed per pool (index = pool) at this sample.
+    #[serde(skip)]
+    pub pool_nodes: Vec<u64>,
 }
 
 /// Node time of one pool: nodes that exist now (provisioning, Ready or down; billed from the
@@ -342,6 +350,8 @@ impl Metrics {
             node_outages: self.failures.iter().sum(),
             nodes: self.pools.iter().map(|p| p.nodes).sum(),
             cost_dollars: self.cost_so_far(),
+            extra: Vec::new(),
+            pool_nodes: self.pools.iter().map(|p| p.nodes).collect(),
         });
     }
 

@@ -214,6 +214,8 @@ pub struct ServiceReport {
     pub cold_start: Percentiles,
     /// GPU-hours the service's replica pods held.
     pub gpu_hours: f64,
+    /// The service's end-to-end latency SLO in seconds, if it sets one.
+    pub latency_slo_s: Option<f64>,
     /// The cluster's cost per million completed requests of all services, in dollars
     /// (`cost.total / completed requests × 10⁶`; the whole cluster's cost, training included).
     pub cost_per_million_requests: f64,
@@ -579,6 +581,7 @@ fn service_reports(st: &crate::engine::SimState, cost_total: f64) -> Vec<Service
                 ready_end: svc.ready_count(),
                 cold_start: percentiles(&svc.cold_starts_us),
                 gpu_hours: svc.gpu_us() as f64 / 3.6e9,
+                latency_slo_s: svc.latency_slo().map(|d| d.as_secs_f64()),
                 cost_per_million_requests: if completed > 0 {
                     cost_total / completed as f64 * 1e6
                 } else {
@@ -589,11 +592,50 @@ fn service_reports(st: &crate::engine::SimState, cost_total: f64) -> Vec<Service
         .collect()
 }
 
-/// The time series.
+/// The time series. When nodes come and go, each sample gets a `nodes_<pool>` column per
+/// pool; each inference service adds `<service>_requests_per_s` (arrivals in the interval
+/// before the sample), `_replicas` (Deployment `spec.replicas`), `_ready_replicas`,
+/// `_latency_p50_s`, `_latency_p99_s`, `_ttft_p99_s` (0 when no request completed),
+/// `_slo_attainment` (1 when none finished) and `_dropped`.
 pub fn timeseries(world: &World) -> Vec<Sample> {
-    crate::engine::state(world)
-        .map(|s| s.metrics.samples.clone())
-        .unwrap_or_default()
+    let Some(st) = crate::engine::state(world) else {
+        return Vec::new();
+    };
+    let mut out = st.metrics.samples.clone();
+    let pools: Vec<&str> = st.metrics.pools.iter().map(|p| p.name.as_str()).collect();
+    for (i, sample) in out.iter_mut().enumerate() {
+        if st.fleet.is_some() {
+            for (p, name) in pools.iter().enumerate() {
+                let n = sample.pool_nodes.get(p).copied().unwrap_or(0);
+                sample.extra.push((format!("nodes_{name}"), n as f64));
+            }
+        }
+        for svc in &st.services {
+            let Some(pt) = svc.series.get(i) else {
+                continue;
+            };
+            let p = |x: &Option<crate::serving::Percentiles>,
+                     f: fn(&crate::serving::Percentiles) -> SimDuration| {
+                x.as_ref().map_or(0.0, |x| f(x).as_secs_f64())
+            };
+            let n = &svc.name;
+            let stats = &pt.stats;
+            sample.extra.extend([
+                (format!("{n}_requests_per_s"), stats.arrival_rate()),
+                (format!("{n}_replicas"), f64::from(pt.desired)),
+                (format!("{n}_ready_replicas"), f64::from(pt.ready)),
+                (format!("{n}_latency_p50_s"), p(&stats.latency, |x| x.p50)),
+                (format!("{n}_latency_p99_s"), p(&stats.latency, |x| x.p99)),
+                (format!("{n}_ttft_p99_s"), p(&stats.ttft, |x| x.p99)),
+                (
+                    format!("{n}_slo_attainment"),
+                    stats.slo_attainment.unwrap_or(1.0),
+                ),
+                (format!("{n}_dropped"), stats.dropped.total() as f64),
+            ]);
+        }
+    }
+    out
 }
 
 /// The per-job table, in job order.

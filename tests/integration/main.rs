@@ -6,7 +6,7 @@ mod determinism;
 mod experiment;
 mod gate;
 mod golden;
-mod real_cluster;
 mod real_cli;
+mod real_cluster;
 mod sweep;
 mod tui;

@@ -66,6 +66,7 @@ pub struct ServiceState {
     spec: SpecId,
     priority: i32,
     gpu_milli: u64,
+    slo: drydock_scenarios::SloSpec,
     image_pull: drydock_scenarios::DurationDist,
     model_load: drydock_scenarios::DurationDist,
     /// Replica pods (job index → timeline), not deleted.
@@ -121,6 +122,11 @@ impl ServiceState {
             .count() as u32
     }
 
+    /// The service's end-to-end latency SLO, if it sets one.
+    pub fn latency_slo(&self) -> Option<SimDuration> {
+        self.slo.latency
+    }
+
     /// GPU time the replica pods held so far, in milli-GPU·µs / 1000 (GPU·µs), counting every
     /// replica pod (pending ones too: an approximation that overstates while pods wait).
     pub fn gpu_us(&self) -> u128 {
@@ -160,6 +166,7 @@ pub(crate) fn build(
                 spec: specs[i],
                 priority: s.priority,
                 gpu_milli: gpu_milli[i],
+                slo: s.slo,
                 image_pull: s.startup.image_pull.clone(),
                 model_load: s.startup.model_load.clone(),
                 replicas: BTreeMap::new(),
@@ -325,7 +332,6 @@ fn delete_replica(
         _ => {
             status.phase = Phase::Completed;
             status.generation += 1;
-            drop(status);
             unbind_all(world, st, j, now);
             st.services[s].replicas.remove(&j);
         }
