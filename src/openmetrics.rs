@@ -595,6 +595,8 @@ mod tests {
             node_outages: 0,
             nodes: 0,
             cost_dollars: 0.0,
+            extra: Vec::new(),
+            pool_nodes: Vec::new(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! `openb/*` and `philly/*`: full runs on the real traces. Needs the data directory
+//! `openb/*`, `philly/*` and `llm_spike/*`: full runs on the real traces. Needs the data directory
 //! (`DRYDOCK_DATA_DIR`, or `../shared/data` beside the repository); skipped when absent.
 
 use std::hint::black_box;
@@ -73,4 +73,28 @@ fn philly(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, openb, philly);
+/// One full 24-hour run of `llm-spike`: the Azure LLM conversation trace replayed in a loop
+/// (about 530,000 requests) with a 5x spike, an LLM service with an HPA, and an autoscaled A100
+/// pool. Setup (reading the trace) is not timed.
+fn llm_spike(c: &mut Criterion) {
+    let Some(dir) = data_dir().filter(|d| d.join("azure-llm").is_dir()) else {
+        eprintln!("llm-spike bench skipped: no data directory (set DRYDOCK_DATA_DIR)");
+        return;
+    };
+    let sc = drydock_scenarios::load_named_or_path("llm-spike").expect("builtin");
+    let mut g = c.benchmark_group("llm_spike");
+    g.sample_size(10);
+    g.bench_function("run/24h", |b| {
+        b.iter_batched(
+            || Simulation::new(&sc, Some(&dir), None).expect("builds"),
+            |mut sim| {
+                sim.run(|_| {}).expect("runs");
+                black_box(sim.summary().services.len())
+            },
+            BatchSize::LargeInput,
+        );
+    });
+    g.finish();
+}
+
+criterion_group!(benches, openb, philly, llm_spike);
