@@ -104,8 +104,10 @@ spec:
 fn run(c: &Case) -> Result<(Summary, Vec<drydock_sim::metrics::Sample>), TestCaseError> {
     let sc = drydock_scenarios::load_str(&c.yaml, "prop.yaml")
         .map_err(|e| TestCaseError::fail(format!("{e}\n{}", c.yaml)))?;
-    let mut sim = Simulation::new(&sc, None, None).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    sim.run(|_| {}).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut sim =
+        Simulation::new(&sc, None, None).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    sim.run(|_| {})
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     Ok((sim.summary(), sim.timeseries()))
 }
 

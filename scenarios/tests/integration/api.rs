@@ -342,12 +342,20 @@ fn load_named_or_path_takes_builtins_then_paths_and_lists_builtins_otherwise() {
     assert_eq!(name, "no-such-scenario");
     assert_eq!(
         available,
-        &["default", "training-failures", "openb-fgd", "philly"]
+        &[
+            "default",
+            "training-failures",
+            "openb-fgd",
+            "philly",
+            "llm-spike",
+            "diurnal-inference",
+            "mixed-cluster"
+        ]
     );
-    assert!(
-        err.to_string()
-            .contains("built-in scenarios: default, training-failures, openb-fgd, philly")
-    );
+    assert!(err.to_string().contains(
+        "built-in scenarios: default, training-failures, openb-fgd, philly, llm-spike, \
+         diurnal-inference, mixed-cluster"
+    ));
 }
 
 #[test]

@@ -105,7 +105,22 @@ fn the_vocabulary_has_what_the_issue_names() {
     ] {
         assert!(metric(name).is_some(), "{name}");
     }
-    assert!(METRICS.iter().all(|m| m.labels.is_empty()));
+    // Only the inference service metrics take a label, and it is `service`.
+    for m in METRICS {
+        assert!(
+            m.labels.is_empty() || m.labels == ["service"],
+            "{}: {:?}",
+            m.name,
+            m.labels
+        );
+    }
+    for name in ["slo_attainment", "request_latency_p99", "requests_dropped"] {
+        assert_eq!(
+            metric(name).map(|m| m.labels),
+            Some(&["service"][..]),
+            "{name}"
+        );
+    }
 }
 
 #[test]

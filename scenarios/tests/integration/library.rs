@@ -38,7 +38,11 @@ fn every_builtin_loads_with_its_own_name_and_declares_its_data_needs() {
         let s = load_named_or_path(b.name).unwrap_or_else(|e| panic!("{}:\n{e}", b.name));
         assert_eq!(s.name, b.name, "metadata.name of {}", b.name);
         assert_eq!(s.source, format!("builtin:{}", b.name));
-        let reads_traces = !s.traces.is_empty() || s.cluster.node_trace.is_some();
+        let replays = s
+            .services
+            .iter()
+            .any(|v| !v.traffic.trace_paths().is_empty());
+        let reads_traces = !s.traces.is_empty() || s.cluster.node_trace.is_some() || replays;
         assert_eq!(reads_traces, b.needs_data, "needs_data of {}", b.name);
         assert!(!b.description.is_empty());
         assert!(
