@@ -61,7 +61,9 @@ pub const CACHE_ENV: &str = "DRYDOCK_CP_CACHE";
 /// Environment variable: a ready-built `drydock-cp` to use instead of building one.
 pub const BIN_ENV: &str = "DRYDOCK_CP_BIN";
 
-/// File names inside the state directory.
+/// File names inside the state directory. The marker says drydock made the directory: `up`
+/// refuses a non-empty directory without it, and `down` removes nothing where it is missing.
+const MARKER: &str = ".drydock-cluster";
 const PID_FILE: &str = "drydock-cp.pid";
 const STATE_FILE: &str = "cluster.json";
 const KUBECONFIG: &str = "kubeconfig";
@@ -85,7 +87,7 @@ const OWNED_ENTRIES: &[&str] = &[
 ];
 
 /// What a cold build took on the reference machine (2 cores), quoted in progress messages.
-const COLD_BUILD_NOTE: &str = "a cold build takes about 10-20 minutes on 2 cores (module download, then compiling \
+const COLD_BUILD_NOTE: &str = "a cold build takes about 15 minutes on 2 cores and 2 GiB of memory (module download, then compiling \
      kube-apiserver, kube-controller-manager and etcd); later builds reuse Go's caches";
 
 /// Exit code of `drydock-cp up` when the API server port is taken (see `main.go`).
@@ -870,7 +872,8 @@ fn now_unix() -> u64 {
 
 /// Starts the local control plane in `opts.dir`, or reports the one already running there.
 ///
-/// Under an exclusive lock on `DIR/.lock` (so concurrent callers, such as parallel test
+/// Refuses a non-empty `DIR` that `up` did not make (no `.drydock-cluster` marker). Under an
+/// exclusive lock on `DIR/.lock` (so concurrent callers, such as parallel test
 /// binaries, start only one): if the recorded PID is a live `drydock-cp up` for this directory,
 /// waits for `/readyz` and returns [`UpOutcome::AlreadyRunning`]. Otherwise checks the port is
 /// free, locates or builds the binary ([`ensure_binary`], which may take many minutes the first
@@ -886,7 +889,22 @@ fn now_unix() -> u64 {
 /// `opts.ready_timeout` (plus a margin), naming the log to read.
 pub async fn up(opts: &UpOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<UpOutcome> {
     opts.validate()?;
+    let foreign = fs::read_dir(&opts.dir)
+        .map(|mut entries| entries.next().is_some())
+        .unwrap_or(false)
+        && !opts.dir.join(MARKER).exists();
+    if foreign {
+        return Err(ControlPlaneError::Input(format!(
+            "--dir {} is not empty and was not made by `drydock cluster up`\n  hint: choose a new or empty directory; drydock writes pki/, etcd/, logs/ and a kubeconfig there and removes them on `down`",
+            opts.dir.display()
+        )));
+    }
     fs::create_dir_all(&opts.dir).map_err(io_err(format!("create {}", opts.dir.display())))?;
+    let marker = opts.dir.join(MARKER);
+    if !marker.exists() {
+        fs::write(&marker, "state directory of `drydock cluster up`\n")
+            .map_err(io_err(format!("write {}", marker.display())))?;
+    }
     let dir = absolute(&opts.dir)?;
     let _lock = FileLock::acquire(lock_path(&dir)).await?;
 
@@ -1062,13 +1080,15 @@ pub enum DownOutcome {
 /// kube-apiserver, waits for them and closes etcd), wait up to 60 s, then SIGKILL (its children
 /// get SIGTERM from the kernel through their parent-death signal). Then removes the entries
 /// drydock created in `dir` (PID and state files, kubeconfigs, `pki/`, `etcd/`, and `logs/`
-/// unless `keep_logs`) and `dir` itself if that leaves it empty. Never kills by name.
+/// unless `keep_logs`) and `dir` itself if that leaves it empty. A directory without the
+/// marker file `up` writes (`.drydock-cluster`) is left alone. Never kills by name.
 ///
 /// # Errors
 /// [`ControlPlaneError::Io`] when a signal cannot be sent or the state cannot be removed.
 pub async fn down(dir: &Path, keep_logs: bool) -> Result<DownOutcome> {
     let dir = absolute(dir)?;
-    if !dir.is_dir() {
+    if !dir.join(MARKER).is_file() {
+        // Not a directory `up` made: touch nothing.
         return Ok(DownOutcome::NotRunning);
     }
     let lock = FileLock::acquire(lock_path(&dir)).await?;
@@ -1113,6 +1133,7 @@ pub async fn down(dir: &Path, keep_logs: bool) -> Result<DownOutcome> {
             Err(e) => return Err(io_err(format!("remove {}", p.display()))(e)),
         }
     }
+    let _ = fs::remove_file(dir.join(MARKER));
     let _ = fs::remove_file(lock_path(&dir));
     drop(lock);
     let _ = fs::remove_dir(&dir); // only if empty
@@ -1300,7 +1321,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn down_on_an_empty_dir_touches_nothing_else() {
+    async fn down_removes_only_drydock_state_and_never_signals_a_stranger() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("cluster");
         fs::create_dir_all(dir.join("logs")).expect("mkdir");
@@ -1318,11 +1339,31 @@ mod tests {
             serde_json::to_vec(&state).expect("json"),
         )
         .expect("write");
-        let out = down(&dir, false).await.expect("down");
-        assert_eq!(out, DownOutcome::NotRunning);
+
+        // Without the marker, down touches nothing at all.
+        assert_eq!(
+            down(&dir, false).await.expect("down"),
+            DownOutcome::NotRunning
+        );
+        assert!(dir.join("logs").is_dir() && dir.join(STATE_FILE).is_file());
+        // up refuses to move into that directory.
+        let err = up(&UpOptions::new(&dir), &|_| {})
+            .await
+            .expect_err("foreign dir");
+        assert!(err.is_input_error(), "{err}");
+        assert!(err.to_string().contains("is not empty"), "{err}");
+
+        // With it, down removes drydock's entries (the PID is not ours: nothing is signalled,
+        // this test process survives) and keeps the rest.
+        fs::write(dir.join(MARKER), "").expect("write");
+        assert_eq!(
+            down(&dir, false).await.expect("down"),
+            DownOutcome::NotRunning
+        );
         assert!(dir.join("mine.txt").is_file(), "user files stay");
-        assert!(!dir.join(STATE_FILE).exists());
-        assert!(!dir.join("logs").exists());
+        for gone in [STATE_FILE, LOG_DIR, MARKER, ".lock"] {
+            assert!(!dir.join(gone).exists(), "{gone} left behind");
+        }
         let st = status(&dir).await;
         assert!(!st.is_ready());
         assert_eq!(st.process, None);

@@ -6,7 +6,7 @@
 //! by every test binary ([`test_state_dir`]); the start is guarded by a file lock so parallel
 //! test binaries start only one, and later calls (and later `cargo test` runs) reuse it. So
 //! `cargo test --workspace --release` works on a fresh machine with Go installed and no other
-//! setup; the first run pays the cold build of `drydock-cp` (10-20 minutes on 2 cores).
+//! setup; the first run pays the cold build of `drydock-cp` (about 15 minutes on 2 cores).
 //!
 //! The self-started control plane keeps running after the tests, for the next run. Stop it with
 //! `drydock cluster down --dir ~/.local/state/drydock/test-cluster` (the path

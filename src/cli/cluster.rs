@@ -24,7 +24,7 @@ enum ClusterCommand {
     /// Start the local control plane (building it the first time) and print its kubeconfig.
     ///
     /// The first run builds kube-apiserver, kube-controller-manager and etcd from Go modules
-    /// with the local Go toolchain (Go >= 1.26): 10-20 minutes on 2 cores; later runs reuse
+    /// with the local Go toolchain (Go >= 1.26): about 15 minutes on 2 cores; later runs reuse
     /// the cached binary and start in seconds. Does nothing (exit 0) if one already runs in
     /// the state directory.
     Up(UpArgs),

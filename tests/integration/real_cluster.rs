@@ -78,6 +78,16 @@ fn up_refuses_bad_input_with_exit_code_2() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
 
+    // A directory that is not empty and not drydock's.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).expect("mkdir");
+    std::fs::write(foreign.join("notes.txt"), "mine").expect("write");
+    let f = foreign.to_str().expect("utf-8");
+    let o = drydock(&["cluster", "up", "--dir", f, "--port", "0"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not empty"), "{err}");
+
     let file = tmp.path().join("a-file");
     std::fs::write(&file, "x").expect("write");
     let o = drydock(&["cluster", "up", "--dir", file.to_str().expect("utf-8")]);
@@ -118,8 +128,6 @@ fn up_status_second_up_down() {
     let d = dir.to_str().expect("utf-8 path");
     let _down = Down(d);
     let keep = tmp.path().join("cluster/keep.txt");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::write(&keep, "not drydock's").expect("write");
 
     let o = drydock(&["cluster", "up", "--dir", d, "--port", "0"]);
     let (out, err) = text(&o);
@@ -134,6 +142,7 @@ fn up_status_second_up_down() {
         "{out}"
     );
     assert!(kubeconfig.is_file());
+    std::fs::write(&keep, "not drydock's").expect("write");
     let pid = std::fs::read_to_string(dir.join("drydock-cp.pid")).expect("pid file");
     let pid = pid.trim().to_string();
     assert!(pid_alive(&pid));
