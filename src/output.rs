@@ -658,11 +658,8 @@ pub fn format_metric(unit: MetricUnit, v: f64, spread: bool) -> String {
             }
         }
         MetricUnit::Seconds => {
-            if v < 0.0 {
-                format!("-{}", dur(-v))
-            } else {
-                dur(v)
-            }
+            let f = |x: f64| if x < 60.0 { lat(x) } else { dur(x) };
+            if v < 0.0 { format!("-{}", f(-v)) } else { f(v) }
         }
         MetricUnit::Ratio => format!("{:.1}%", v * 100.0),
         MetricUnit::Gpus | MetricUnit::GpuHours | MetricUnit::Hours => format!("{v:.1}"),

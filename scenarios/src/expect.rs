@@ -1024,8 +1024,12 @@ impl MetricUnit {
                     "0s".into()
                 } else if value < 1.0 {
                     format!("{}ms", trim(value * 1000.0, 1))
+                } else if value < 60.0 {
+                    // Request latencies: hundredths, so a failing check never shows a value
+                    // that looks like it passes.
+                    format!("{}s", trim(value, 2))
                 } else {
-                    // Whole seconds; durations are not shown finer than that.
+                    // Whole seconds above a minute.
                     let secs = value.round().min(u64::MAX as f64 / 1e6) as u64;
                     drydock_core::SimDuration::from_secs(secs).to_string()
                 }

@@ -463,6 +463,27 @@ pub(crate) fn validate(
     // Services receive traffic forever: without a duration a run with services lasts a day.
     let duration = duration.or_else(|| (!services.is_empty()).then(|| SimDuration::from_hours(24)));
     let expect = crate::expect::check_all(&mut c, spec.expect.as_deref().unwrap_or(&[]));
+    // A `{service=NAME}` selector must name a service of this scenario.
+    let raw_expect = spec.expect.as_deref().unwrap_or(&[]);
+    if raw_expect.len() == expect.len() {
+        for (e, raw) in expect.iter().zip(raw_expect) {
+            if let Some(name) = e.labels.get("service")
+                && !services.iter().any(|s| &s.name == name)
+            {
+                let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+                c.report(
+                    raw.pos,
+                    "expect-labels",
+                    format!("`{}`: the scenario has no service `{name}`", e.source_text),
+                    Some(if names.is_empty() {
+                        "the scenario has no services; remove the selector".to_string()
+                    } else {
+                        format!("services: {}", names.join(", "))
+                    }),
+                );
+            }
+        }
+    }
 
     let diags = c.finish();
     if !diags.is_empty() {

@@ -76,12 +76,15 @@ pub fn stats(plan: &Plan, results: &[Option<Summary>]) -> Vec<VariantStats> {
                 .filter_map(|s| results.get(v * seeds + s).and_then(Option::as_ref))
                 .collect();
             let per_run: Vec<_> = runs.iter().map(|s| s.metrics()).collect();
-            let names = Summary::default().metrics();
+            let names = metric_list(results);
             let metrics = names
                 .iter()
                 .enumerate()
                 .map(|(i, m)| {
-                    let values: Vec<f64> = per_run.iter().map(|ms| ms[i].value).collect();
+                    let values: Vec<f64> = per_run
+                        .iter()
+                        .map(|ms| ms.get(i).map_or(f64::NAN, |x| x.value))
+                        .collect();
                     let estimate = Estimate::of(&values);
                     MetricStats {
                         name: m.name,
@@ -107,6 +110,16 @@ pub fn stats(plan: &Plan, results: &[Option<Summary>]) -> Vec<VariantStats> {
             }
         })
         .collect()
+}
+
+/// The metrics of the sweep's runs (runs with services have the service metrics too), or the
+/// plain ones when no run finished.
+fn metric_list(results: &[Option<Summary>]) -> Vec<drydock_sim::report::Metric> {
+    results
+        .iter()
+        .flatten()
+        .next()
+        .map_or_else(|| Summary::default().metrics(), Summary::metrics)
 }
 
 fn setting_text(settings: &[Override]) -> String {
@@ -175,7 +188,10 @@ pub fn table(plan: &Plan, stats: &[VariantStats]) -> String {
         };
         let _ = writeln!(o, "  v{:<3} {}{missing}", v + 1, setting_text(s));
     }
-    let names = Summary::default().metrics();
+    let names: Vec<&MetricStats> = stats
+        .first()
+        .map(|s| s.metrics.iter().collect())
+        .unwrap_or_default();
     let name_w = names.iter().map(|m| m.name.len()).max().unwrap_or(6).max(6);
     for chunk in stats.chunks(4) {
         let _ = writeln!(o);
@@ -272,7 +288,7 @@ pub fn write_out(
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let variants = plan.variants();
     let paths: Vec<&str> = plan.sets.iter().map(|s| s.path.as_str()).collect();
-    let names = Summary::default().metrics();
+    let names = metric_list(results);
 
     let p = out.join("sweep.csv");
     let mut w =
@@ -289,7 +305,11 @@ pub fn write_out(
         let mut rec: Vec<String> = vec![(run.variant + 1).to_string()];
         rec.extend(variants[run.variant].iter().map(|o| o.value.clone()));
         rec.push(run.seed.to_string());
-        rec.extend(s.metrics().iter().map(|m| num(m.value)));
+        rec.extend(
+            names
+                .iter()
+                .map(|m| num(s.metric_value(m.name).unwrap_or(f64::NAN))),
+        );
         w.write_record(&rec)?;
     }
     w.flush()
