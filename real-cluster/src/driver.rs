@@ -1205,20 +1205,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 }
             })
             .collect();
-        let total: f64 = pools.iter().map(|p| p.cost).sum();
-        let cost = CostReport {
-            node_hours: pools.iter().map(|p| p.node_hours).sum(),
-            total,
-            per_hour: if hours > 0.0 {
-                total / hours
-            } else {
-                pools
-                    .iter()
-                    .map(|p| p.nodes as f64 * p.price_per_node_hour)
-                    .sum()
-            },
-            pools,
-        };
+        let cost = CostReport::from_pools(pools, hours);
         Summary {
             version: SUMMARY_VERSION,
             scenario: self.scenario.name.clone(),

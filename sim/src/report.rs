@@ -244,6 +244,28 @@ pub struct AutoscalingReport {
     pub decisions: Vec<crate::engine::fleet::ScaleDecision>,
 }
 
+impl CostReport {
+    /// Totals over `pools` for a run of `hours` of virtual time: node-hours and dollars summed,
+    /// dollars per hour the total over `hours` (the pools' current hourly rate for a run of no
+    /// length).
+    pub fn from_pools(pools: Vec<PoolCost>, hours: f64) -> CostReport {
+        let total: f64 = pools.iter().map(|p| p.cost).sum();
+        CostReport {
+            node_hours: pools.iter().map(|p| p.node_hours).sum(),
+            total,
+            per_hour: if hours > 0.0 {
+                total / hours
+            } else {
+                pools
+                    .iter()
+                    .map(|p| p.nodes as f64 * p.price_per_node_hour)
+                    .sum()
+            },
+            pools,
+        }
+    }
+}
+
 /// One point of the allocation-vs-arrived curve (arrivals-only runs).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CurvePoint {
@@ -460,20 +482,8 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
             }
         })
         .collect();
-    let total: f64 = pools.iter().map(|p| p.cost).sum();
-    let cost = CostReport {
-        node_hours: pools.iter().map(|p| p.node_hours).sum(),
-        total,
-        per_hour: if hours > 0.0 {
-            total / hours
-        } else {
-            pools
-                .iter()
-                .map(|p| p.nodes as f64 * p.price_per_node_hour)
-                .sum()
-        },
-        pools,
-    };
+    let cost = CostReport::from_pools(pools, hours);
+    let total = cost.total;
     let allocation_curve = if st.arrivals_only {
         m.alloc_curve
             .iter()
