@@ -24,6 +24,7 @@ use std::time::Duration;
 use drydock_core::frag::{TargetWorkload, cluster_fragmentation};
 use drydock_core::{
     GroupId, NodeId, PendingPod, PodSpec, Scheduler, SchedulerConfig, SimDuration, SimTime,
+    VictimState,
 };
 use drydock_scenarios::{FailureTarget, GangMode, Scenario};
 use drydock_sim::Summary;
@@ -1058,15 +1059,18 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         snap: &Snapshot,
         now: SimTime,
     ) {
-        let mut victims: Vec<u32> = p
-            .victims
-            .iter()
-            .filter_map(|(_, pod)| snap.pods.get(pod).and_then(|r| r.job))
-            .collect();
-        victims.sort_unstable();
-        victims.dedup();
+        // The simulator's rule: only running gangs are evicted. A gang stalled on a dead node
+        // keeps its pods until Kubernetes evicts them (no kubelet would confirm a deletion).
+        let victims = p.gangs_to_evict(
+            |pod| snap.pods.get(&pod).and_then(|r| r.job).map(GroupId),
+            |g| match self.workload.jobs.get(g.0 as usize).map(|s| s.phase) {
+                Some(JobPhase::Running) => VictimState::Running,
+                Some(JobPhase::Stalled) => VictimState::Stalled,
+                _ => VictimState::Other,
+            },
+        );
         let mut count = 0;
-        for v in victims {
+        for GroupId(v) in victims {
             if !self.workload.preempt(v, preemptor, now) {
                 continue;
             }
@@ -1082,9 +1086,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         }
         if let Some(s) = self.workload.jobs.get_mut(preemptor as usize) {
             s.awaiting_victims += count;
-            s.nominated = p.nominated.clone();
-            s.nominated.sort_unstable();
-            s.nominated.dedup();
+            s.nominated = p.nominated_nodes();
         }
     }
 
