@@ -1193,6 +1193,40 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         errors
     }
 
+    /// The per-job table in the simulator's layout (`jobs.csv`, [`drydock_sim::JobRow`]):
+    /// arrival, first start and end in scenario seconds, final phase, restarts, preemptions.
+    pub fn job_rows(&self) -> Vec<drydock_sim::JobRow> {
+        use drydock_sim::model::Phase;
+        let w = &self.workload;
+        w.plan
+            .jobs
+            .iter()
+            .zip(&w.jobs)
+            .enumerate()
+            .map(|(j, (p, s))| drydock_sim::JobRow {
+                name: p.name.clone(),
+                workers: p.workers,
+                gpus: w.gpu_milli(j as u32) as f64 / 1000.0,
+                priority: p.priority,
+                arrival_s: SimDuration(p.arrival.0).as_secs_f64(),
+                start_s: s.first_start.map(|t| SimDuration(t.0).as_secs_f64()),
+                end_s: s.finished.map(|t| SimDuration(t.0).as_secs_f64()),
+                phase: match s.phase {
+                    JobPhase::NotArrived => Phase::NotArrived,
+                    JobPhase::Pending => Phase::Pending,
+                    JobPhase::Running => Phase::Running,
+                    JobPhase::Stalled => Phase::Stalled,
+                    JobPhase::Terminating => Phase::Terminating,
+                    JobPhase::Backoff => Phase::Backoff,
+                    JobPhase::Completed => Phase::Completed,
+                    JobPhase::Failed => Phase::Failed,
+                },
+                restarts: s.restarts,
+                preemptions: s.preemptions,
+            })
+            .collect()
+    }
+
     /// The run's report in the simulator's layout (`summary.json`): job counts, completion
     /// times and queueing delays, GPU allocation and fragmentation as observed through the
     /// API, restarts, preemptions, work lost, cost. `events` counts scheduling cycles; the event-log

@@ -326,6 +326,8 @@ impl RealOptions {
 pub struct RealReport {
     /// The report in the simulator's layout.
     pub summary: Summary,
+    /// The per-job table in the simulator's layout (`jobs.csv`).
+    pub jobs: Vec<drydock_sim::JobRow>,
     /// Scenario features real mode does not reproduce.
     pub warnings: Vec<String>,
     /// What the driver observed (binds, conflicts, over-commits).
@@ -338,6 +340,9 @@ pub struct RealReport {
     pub cleanup_errors: Vec<String>,
     /// True when the run was interrupted (Ctrl-C) before the scenario ended.
     pub interrupted: bool,
+    /// The wall instant of scenario time 0 (after the fake nodes were Ready), to place what
+    /// was observed on the wall clock in scenario time; `None` if the scenario never started.
+    pub scenario_start: Option<std::time::Instant>,
 }
 
 /// Runs `scenario` on the cluster of `client` (server URL `server`): drydock's namespace,
@@ -436,6 +441,7 @@ pub async fn run(
         view,
     ) {
         Ok(mut driver) => {
+            let scenario_start = std::cell::Cell::new(None);
             let outcome = {
                 let body = async {
                     let _ = tokio::time::timeout(
@@ -449,6 +455,7 @@ pub async fn run(
                     driver.setup().await?;
                     driver.wait_ready().await?;
                     let clock = ScaledClock::start(options.scale);
+                    scenario_start.set(Some(tokio::time::Instant::now().into_std()));
                     driver.run(&clock).await
                 };
                 tokio::select! {
@@ -470,12 +477,14 @@ pub async fn run(
             );
             outcome.map(|interrupted| RealReport {
                 summary: driver.summary(),
+                jobs: driver.job_rows(),
                 warnings: driver.warnings().to_vec(),
                 observations: driver.observations().clone(),
                 run: run.clone(),
                 namespace: namespace.clone(),
                 cleanup_errors: cleanup,
                 interrupted,
+                scenario_start: scenario_start.get(),
             })
         }
         Err(e) => {
