@@ -14,12 +14,18 @@
 //!
 //! Tests share one cluster: give each test its own namespace (and, for cluster-scoped objects
 //! such as Nodes, a unique name prefix and label), and delete what it created.
+//!
+//! [`monitor::ApiMonitor`] watches a run's pods and nodes through the API and checks drydock's
+//! invariants (no GPU over-commit, each pod bound once, gangs all or nothing) at every state it
+//! sees.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 
 use crate::controlplane::{self, UpOptions, UpOutcome};
+
+pub mod monitor;
 
 /// Environment variable naming the kubeconfig of the cluster tests run against.
 pub const TEST_KUBECONFIG_ENV: &str = "DRYDOCK_TEST_KUBECONFIG";
