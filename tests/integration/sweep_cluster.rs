@@ -86,6 +86,71 @@ async fn cluster() -> (Client, PathBuf) {
     (client, kc)
 }
 
+/// A copy of kubeconfig `kc` in `dir` with one more context, `as-<user>`, that impersonates
+/// `user` (the admin may): a user with no permissions but those the test grants.
+fn kubeconfig_as(kc: &Path, dir: &Path, user: &str) -> PathBuf {
+    let text = std::fs::read_to_string(kc).expect("read kubeconfig");
+    let mut v: serde_json::Value = serde_saphyr::from_str(&text).expect("kubeconfig yaml");
+    let current = v["current-context"]
+        .as_str()
+        .expect("current-context")
+        .to_string();
+    let ctx = v["contexts"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == current.as_str()))
+        .expect("current context")
+        .clone();
+    let user_name = ctx["context"]["user"].as_str().expect("user").to_string();
+    let mut u = v["users"]
+        .as_array()
+        .and_then(|us| us.iter().find(|u| u["name"] == user_name.as_str()))
+        .expect("user")
+        .clone();
+    u["name"] = format!("as-{user}").into();
+    u["user"]["as"] = user.into();
+    let mut c = ctx;
+    c["name"] = format!("as-{user}").into();
+    c["context"]["user"] = format!("as-{user}").into();
+    v["users"].as_array_mut().expect("users").push(u);
+    v["contexts"].as_array_mut().expect("contexts").push(c);
+    let path = dir.join(format!("kubeconfig-{user}"));
+    std::fs::write(&path, serde_saphyr::to_string(&v).expect("yaml")).expect("write kubeconfig");
+    path
+}
+
+/// The Role the README gives for sweeps (its `kind: Role` YAML block), so that the tests
+/// check the documented permissions are enough.
+fn readme_role() -> k8s_openapi::api::rbac::v1::Role {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("```yaml\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n")
+        .expect("the README's sweep Role")
+        + "```yaml\n".len();
+    let end = start + readme[start..].find("```").expect("end of block");
+    serde_saphyr::from_str(&readme[start..end]).expect("a Role")
+}
+
+/// Grants `user` the README's sweep Role in `ns`.
+async fn grant_sweep_role(client: &Client, ns: &str, user: &str) {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let role = readme_role();
+    let name = role.metadata.name.clone().expect("role name");
+    Api::<Role>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("create role");
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]
+    }))
+    .expect("rolebinding");
+    Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("create rolebinding");
+}
+
 /// Removes the test's namespace (after freeing and force-deleting its pods, which no kubelet
 /// would finish) and node when dropped, on a runtime of its own so that it also runs after a
 /// failed assertion.
@@ -428,6 +493,42 @@ async fn sweep_on_kubernetes_submits_once_and_refuses_objects_not_drydocks() {
         "{}",
         err(&o)
     );
+
+    // A user without permissions: 403, naming what is missing (exit code 1).
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let nobody = kubeconfig_as(&kc, tmp.path(), "drydock-test-nobody");
+    let nobody = nobody.to_str().expect("utf-8");
+    let as_nobody = [
+        "--kubeconfig",
+        nobody,
+        "--context",
+        "as-drydock-test-nobody",
+    ];
+    let o = drydock(submit_args(&ns, &as_nobody)).await;
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains(&format!(
+            "the cluster does not let drydock get configmaps in namespace {ns}"
+        )),
+        "{}",
+        err(&o)
+    );
+    assert!(
+        err(&o).contains("get and create on configmaps and jobs"),
+        "{}",
+        err(&o)
+    );
+    let mut a = strings(&["sweep", "collect", &job, "--namespace", &ns]);
+    a.extend(strings(&as_nobody));
+    let o = drydock(a).await;
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains(&format!(
+            "the cluster does not let drydock get jobs in namespace {ns}"
+        )),
+        "{}",
+        err(&o)
+    );
 }
 
 /// Pod logs served by the test's fake kubelet, by pod name, and the paths it was asked for.
@@ -689,9 +790,23 @@ async fn sweep_collect_reads_the_pods_logs_through_the_api_server() {
     fake_node(&client, &node, port).await;
     cleanup.node = Some(node.clone());
 
+    // Submit and collect as a user with only the README's Role.
+    grant_sweep_role(&client, &ns, "drydock-test-sweeper").await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sweeper = kubeconfig_as(&kc, tmp.path(), "drydock-test-sweeper");
+    let sweeper = sweeper.to_str().expect("utf-8");
+    let as_sweeper = [
+        "--kubeconfig",
+        sweeper,
+        "--context",
+        "as-drydock-test-sweeper",
+    ];
+
     // Submit and wait, in the background.
     let started = Instant::now();
-    let waiting = tokio::spawn(drydock(submit_args(&ns, &["--kubeconfig", &kcs, "--wait"])));
+    let mut wait_args = as_sweeper.to_vec();
+    wait_args.push("--wait");
+    let waiting = tokio::spawn(drydock(submit_args(&ns, &wait_args)));
     let job = eventually("the Job", Duration::from_secs(60), || async {
         Api::<Job>::namespaced(client.clone(), &ns)
             .list(&ListParams::default().labels("drydock.io/sweep"))
@@ -767,6 +882,13 @@ async fn sweep_collect_reads_the_pods_logs_through_the_api_server() {
         started.elapsed().as_secs_f64()
     );
     assert_eq!(waited.status.code(), Some(0), "{}", err(&waited));
+    assert!(
+        err(&waited).contains(&format!(
+            "  drydock sweep collect {job} --namespace {ns} --kubeconfig {sweeper} --context as-drydock-test-sweeper\n"
+        )),
+        "{}",
+        err(&waited)
+    );
     assert!(
         err(&waited).contains(&format!("Job {ns}/{job}: 6 of 6 runs succeeded")),
         "{}",
