@@ -37,8 +37,9 @@ enum Command {
     Validate(cli::validate::Args),
     /// Print the JSON Schema of scenario files (for editor completion).
     Schema(cli::schema::Args),
-    /// Run a scenario over seeds and settings in parallel; mean and 95% interval per variant.
-    Sweep(cli::sweep::Args),
+    /// Run a scenario over seeds and settings in parallel (or on a Kubernetes cluster); mean and
+    /// 95% interval per variant.
+    Sweep(Box<cli::sweep::Args>),
     /// Reproduce a published experiment (`fgd`: the FGD study on the Alibaba openb traces).
     Experiment(cli::experiment::Args),
     /// Compare two run reports (summary.json) side by side.

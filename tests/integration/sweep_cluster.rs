@@ -319,10 +319,7 @@ async fn sweep_on_kubernetes_submits_once_and_refuses_objects_not_drydocks() {
     let text = out(&o);
     let job = job_of(&text);
     assert!(job.starts_with("drydock-sweep-default-"), "{text}");
-    assert!(
-        text.contains(&format!("submitted sweep `default` to ")),
-        "{text}"
-    );
+    assert!(text.contains("submitted sweep `default` to "), "{text}");
     assert!(
         text.contains(&format!(
             "Job {job} in namespace {ns}, 6 runs (2 variants x 3 seeds), 6 at a time"

@@ -5,7 +5,7 @@
 //! [`objects`] builds both once, as one ordered tree each; `--dry-run` prints them as YAML
 //! ([`SweepObjects::yaml`]) and submitting sends the same trees as k8s-openapi objects
 //! ([`SweepObjects::config_map`], [`SweepObjects::job`]), so the two cannot drift. Submitting
-//! and collecting through kube-rs live in [`super::cluster`].
+//! and collecting through kube-rs live in [`super::client`].
 
 use anyhow::Context;
 use drydock_real_cluster::names::{LABEL_MANAGED_BY, LABEL_RUN, MANAGED_BY};
