@@ -522,6 +522,29 @@ fn check_namespace(ns: &str) -> Result<(), InputError> {
     }
 }
 
+/// Checks `claim` is a valid PersistentVolumeClaim name (an RFC 1123 subdomain: at most 253
+/// lowercase letters, digits, '-' and '.', starting and ending with a letter or digit).
+fn check_claim(claim: &str) -> Result<(), InputError> {
+    let ok = !claim.is_empty()
+        && claim.len() <= 253
+        && claim.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(InputError::new(
+            format!("--data-pvc `{claim}` is not a valid PersistentVolumeClaim name"),
+            "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (kubectl get pvc -n NS lists the claims)",
+        ))
+    }
+}
+
 /// `drydock sweep --on-kubernetes`: prints the manifests (`--dry-run`) or submits them, and
 /// with `--wait` waits for the Job and collects its results.
 fn render_kubernetes(
@@ -550,6 +573,20 @@ fn render_kubernetes(
             .into());
         }
         super::check_out_dir(out, args.force)?;
+    }
+    if let Some(claim) = &args.data_pvc {
+        check_claim(claim)?;
+    }
+    let runs = plan.runs().len();
+    if runs > kube::MAX_INDEXED_COMPLETIONS {
+        return Err(InputError::new(
+            format!(
+                "the sweep has {runs} runs; an Indexed Job takes at most {} completions",
+                kube::MAX_INDEXED_COMPLETIONS
+            ),
+            "split the sweep: fewer seeds or values per --set, one submission each",
+        )
+        .into());
     }
     let needs_data = scenarios
         .iter()
@@ -760,6 +797,10 @@ enum Origin<'a> {
         name: &'a str,
         /// [`client::state_line`] of the Job.
         state: String,
+        /// Runs whose pods failed (the Job gave up on them).
+        failed: usize,
+        /// Runs neither succeeded nor failed yet.
+        unfinished: usize,
     },
 }
 
@@ -780,9 +821,23 @@ impl Origin<'_> {
                 namespace,
                 name,
                 state,
-            } => format!(
-                "{state}; wait for its runs to succeed (kubectl get job -n {namespace} {name})"
-            ),
+                failed,
+                unfinished,
+            } => {
+                if *unfinished > 0 {
+                    format!(
+                        "{state}; wait for its runs to succeed (kubectl get job -n {namespace} {name})"
+                    )
+                } else if *failed > 0 {
+                    format!(
+                        "{state}; read the failed pods' logs: kubectl logs -n {namespace} -l job-name={name} --tail=50"
+                    )
+                } else {
+                    format!(
+                        "{state}, but their logs hold no drydock result line; check the image runs `drydock sweep-worker` (kubectl logs -n {namespace} -l job-name={name} --tail=5)"
+                    )
+                }
+            }
         }
     }
 
@@ -793,10 +848,21 @@ impl Origin<'_> {
                     .to_string()
             }
             Origin::Job {
-                namespace, name, ..
-            } => format!(
-                "wait for the Job to complete (kubectl get job -n {namespace} {name}), or pass --allow-missing to report the runs at hand"
-            ),
+                namespace,
+                name,
+                unfinished,
+                ..
+            } => {
+                if *unfinished > 0 {
+                    format!(
+                        "wait for the Job to complete (kubectl get job -n {namespace} {name}), or pass --allow-missing to report the runs at hand"
+                    )
+                } else {
+                    format!(
+                        "the missing runs failed or lost their logs (kubectl logs -n {namespace} -l job-name={name} --tail=50); pass --allow-missing to report the runs at hand"
+                    )
+                }
+            }
         }
     }
 }
@@ -912,10 +978,22 @@ async fn collect_job(
         eprintln!("warning: {why}");
     }
     let found = parse_results(&outputs.logs);
+    let failed = outputs
+        .states
+        .iter()
+        .filter(|s| **s == client::IndexState::Failed)
+        .count();
+    let unfinished = outputs
+        .states
+        .iter()
+        .filter(|s| matches!(s, client::IndexState::Running | client::IndexState::Waiting))
+        .count();
     let origin = Origin::Job {
         namespace: ns,
         name: job,
         state,
+        failed,
+        unfinished,
     };
     report_collected(found, &origin, Some(&outputs.sweep), report)
 }

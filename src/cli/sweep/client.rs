@@ -239,11 +239,31 @@ pub async fn submit(t: &Target, objs: &SweepObjects) -> anyhow::Result<Submitted
             .await
             .map_err(|e| created_error(e, "ConfigMap", "configmaps"))?;
     }
-    if existing_job.is_none() {
-        job_api
-            .create(&pp, &job)
-            .await
-            .map_err(|e| created_error(e, "Job", "jobs"))?;
+    if existing_job.is_none()
+        && let Err(e) = job_api.create(&pp, &job).await
+    {
+        // Leave nothing half-submitted: the ConfigMap this call created goes too.
+        if existing_cm.is_none()
+            && let Err(d) = cm_api.delete(&objs.name, &Default::default()).await
+        {
+            eprintln!(
+                "warning: the sweep's ConfigMap could not be removed after the Job was refused: {d}; remove it with: kubectl delete configmap -n {} {}",
+                t.namespace, objs.name
+            );
+        }
+        if let kube::Error::Api(status) = &e
+            && status.code == 422
+        {
+            return Err(InputError::new(
+                format!(
+                    "the API server rejected the sweep's Job: {}; nothing was submitted",
+                    status.message
+                ),
+                "check --image, --data-pvc and --jobs; `--dry-run` prints the Job as it would be sent",
+            )
+            .into());
+        }
+        return Err(created_error(e, "Job", "jobs"));
     }
     Ok(Submitted::Created {
         configmap: existing_cm.is_none(),

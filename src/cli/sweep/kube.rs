@@ -64,13 +64,27 @@ pub struct Shipped {
     pub plan: Plan,
 }
 
-/// The sweep's id: the first 8 hex digits of the SHA-256 of the plan (as JSON) and the
-/// scenario text.
-pub fn sweep_id(plan: &Plan, scenario_text: &str) -> String {
+/// The most completions an Indexed Job takes without `maxFailedIndexes`
+/// (`pkg/apis/batch/validation/validation.go`, `completionsHardLimit`).
+pub const MAX_INDEXED_COMPLETIONS: usize = 100_000;
+
+/// The sweep's id: the first 8 hex digits of the SHA-256 of the plan (as JSON), the scenario
+/// text and the options that shape the Job (image, parallelism, data claim), so that a sweep
+/// submitted again with other options is a different sweep, not "already submitted".
+/// The namespace is not part of it.
+pub fn sweep_id(plan: &Plan, scenario_text: &str, opts: &KubeOptions) -> String {
     let mut h = sha2::Sha256::new();
     h.update(serde_json::to_string(plan).unwrap_or_default().as_bytes());
     h.update(b"\n");
     h.update(scenario_text.as_bytes());
+    h.update(b"\n");
+    h.update(
+        format!(
+            "image={}\nparallelism={:?}\ndata-pvc={:?}",
+            opts.image, opts.parallelism, opts.data_pvc
+        )
+        .as_bytes(),
+    );
     h.finalize()
         .iter()
         .take(4)
@@ -208,7 +222,7 @@ pub fn objects(
     scenario_text: &str,
     opts: &KubeOptions,
 ) -> anyhow::Result<SweepObjects> {
-    let id = sweep_id(plan, scenario_text);
+    let id = sweep_id(plan, scenario_text, opts);
     let job = job_name(plan, &id);
     let shipped = Shipped {
         id: id.clone(),
@@ -383,7 +397,7 @@ mod tests {
     #[test]
     fn job_names_are_dns_labels() {
         let p = plan();
-        let id = sweep_id(&p, "x");
+        let id = sweep_id(&p, "x", &opts());
         assert_eq!(id.len(), 8);
         let name = job_name(&p, &id);
         assert_eq!(name, format!("drydock-sweep-default-scenario-{id}"));
@@ -420,13 +434,48 @@ mod tests {
         assert_eq!(labels[LABEL_RUN], objs.id.as_str());
     }
 
+    fn opts() -> KubeOptions {
+        KubeOptions {
+            image: "img:1".into(),
+            namespace: "sims".into(),
+            parallelism: None,
+            data_pvc: None,
+        }
+    }
+
+    /// A sweep submitted again with another image, parallelism or data claim is another sweep
+    /// (a fresh-user test found the Job kept its old image while drydock said "already
+    /// submitted"); the namespace does not change the id.
     #[test]
-    fn the_id_changes_with_the_plan_and_the_scenario() {
+    fn the_id_changes_with_the_plan_the_scenario_and_the_job_options() {
         let p = plan();
+        let o = opts();
         let mut q = p.clone();
         q.seeds.push(4);
-        assert_ne!(sweep_id(&p, "x"), sweep_id(&q, "x"));
-        assert_ne!(sweep_id(&p, "x"), sweep_id(&p, "y"));
-        assert_eq!(sweep_id(&p, "x"), sweep_id(&p, "x"));
+        assert_ne!(sweep_id(&p, "x", &o), sweep_id(&q, "x", &o));
+        assert_ne!(sweep_id(&p, "x", &o), sweep_id(&p, "y", &o));
+        assert_eq!(sweep_id(&p, "x", &o), sweep_id(&p, "x", &o));
+        let id = sweep_id(&p, "x", &o);
+        for changed in [
+            KubeOptions {
+                image: "img:2".into(),
+                ..o.clone()
+            },
+            KubeOptions {
+                parallelism: Some(1),
+                ..o.clone()
+            },
+            KubeOptions {
+                data_pvc: Some("traces".into()),
+                ..o.clone()
+            },
+        ] {
+            assert_ne!(sweep_id(&p, "x", &changed), id, "{changed:?}");
+        }
+        let other_ns = KubeOptions {
+            namespace: "other".into(),
+            ..o.clone()
+        };
+        assert_eq!(sweep_id(&p, "x", &other_ns), id);
     }
 }
