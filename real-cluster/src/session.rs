@@ -39,7 +39,7 @@ pub fn is_loopback(url: &http::Uri) -> bool {
 
 /// A client from `kubeconfig` (else `KUBECONFIG`, `~/.kube/config` or the in-cluster
 /// configuration) and its server URL. Refuses a server that is not on loopback unless
-/// `allow_remote`.
+/// `allow_remote`. The same as [`connect_to`] with the kubeconfig's current context.
 ///
 /// # Errors
 /// [`RealError::Kubeconfig`] for a missing or invalid kubeconfig; [`RealError::Remote`] for a
@@ -48,18 +48,46 @@ pub async fn connect(
     kubeconfig: Option<&Path>,
     allow_remote: bool,
 ) -> Result<(Client, String), RealError> {
-    let mut config = match kubeconfig {
-        Some(p) => {
+    connect_to(kubeconfig, None, allow_remote).await
+}
+
+/// A client from `kubeconfig` (else `KUBECONFIG`, `~/.kube/config`, or, when no `context` is
+/// named, the in-cluster configuration), using `context` (default: the kubeconfig's current
+/// context), and its server URL. Refuses a server that is not on loopback unless
+/// `allow_remote`. Connections time out after 5 s.
+///
+/// # Errors
+/// [`RealError::Kubeconfig`] for a missing or invalid kubeconfig or an unknown context;
+/// [`RealError::Remote`] for a remote server without `allow_remote`.
+pub async fn connect_to(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    allow_remote: bool,
+) -> Result<(Client, String), RealError> {
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
+    let mut config = match (kubeconfig, context) {
+        (Some(p), _) => {
             let bad = |message: String| RealError::Kubeconfig {
                 path: Some(p.to_path_buf()),
                 message,
             };
             let kc = kube::config::Kubeconfig::read_from(p).map_err(|e| bad(e.to_string()))?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            kube::Config::from_custom_kubeconfig(kc, &options)
                 .await
                 .map_err(|e| bad(e.to_string()))?
         }
-        None => kube::Config::infer()
+        (None, Some(_)) => kube::Config::from_kubeconfig(&options).await.map_err(|e| {
+            RealError::Kubeconfig {
+                path: std::env::var_os("KUBECONFIG").map(PathBuf::from),
+                message: format!(
+                    "{e}; pass --kubeconfig PATH (drydock cluster up writes one) or set KUBECONFIG"
+                ),
+            }
+        })?,
+        (None, None) => kube::Config::infer()
             .await
             .map_err(|e| RealError::Kubeconfig {
                 path: std::env::var_os("KUBECONFIG").map(PathBuf::from),

@@ -62,7 +62,7 @@ pub struct Args {
 }
 
 /// An error of the real-cluster crate, as an input error (exit code 2) when it is one.
-fn real_error(e: RealError) -> anyhow::Error {
+pub(crate) fn real_error(e: RealError) -> anyhow::Error {
     if e.is_input_error() {
         InputError {
             message: e.to_string(),
