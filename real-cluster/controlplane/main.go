@@ -11,6 +11,13 @@
 // Each component runs in its own process (the binary re-executes itself): unpatched components
 // share process-global state (feature gates, component-version registry, Prometheus
 // registries, klog flags), so they are never run as goroutines of one process.
+//
+// `up` supervises its two children as a kubelet supervises static pods: one that exits while
+// `up` is not stopping is restarted with the same arguments (so the API server comes back on
+// the same port, against the same in-process etcd, and the cluster state survives), after a
+// short backoff. A component that exits more than maxRestarts times within restartWindow is
+// crash-looping: `up` then stops everything and exits with exitFailure. The children's PIDs and
+// restart counts are kept in D/components.json for `drydock cluster status`.
 package main
 
 import (
@@ -22,6 +29,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,6 +44,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,10 +67,30 @@ import (
 // Exit codes of `up`, read by drydock's Rust side (real-cluster/src/controlplane.rs).
 const (
 	exitOK        = 0
-	exitFailure   = 1 // a component failed to start or died
+	exitFailure   = 1 // a component failed to start, or kept crashing (see maxRestarts)
 	exitUsage     = 2 // bad flags
 	exitPortInUse = 3 // the API server port is taken
 )
+
+// Supervision of the children (kube-apiserver, kube-controller-manager) once the control plane
+// is up: a child that exits is restarted after restartBackoff(n) for its n-th restart within
+// restartWindow; more than maxRestarts restarts within restartWindow stop the control plane.
+const (
+	maxRestarts   = 5
+	restartWindow = 2 * time.Minute
+)
+
+// restartBackoff is the wait before the n-th (1-based) restart within restartWindow: 500ms,
+// 1s, 2s, 4s, then 8s.
+func restartBackoff(n int) time.Duration {
+	if n < 1 {
+		n = 1
+	}
+	if n > 5 {
+		n = 5
+	}
+	return 500 * time.Millisecond << (n - 1)
+}
 
 func main() {
 	if len(os.Args) < 2 {
@@ -168,8 +197,9 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s drydock-cp: %s\n", time.Now().Format(time.RFC3339), fmt.Sprintf(format, args...))
 }
 
-// up starts etcd, kube-apiserver and kube-controller-manager and blocks until SIGTERM/SIGINT or
-// until a child dies (real-cluster.md §2.4).
+// up starts etcd, kube-apiserver and kube-controller-manager and blocks until SIGTERM/SIGINT,
+// restarting a child that exits (see supervisor); it gives up when one keeps crashing
+// (real-cluster.md §2.4).
 func up(args []string) int {
 	o, err := parseUp(args)
 	if err != nil {
@@ -224,7 +254,7 @@ func up(args []string) int {
 		logf("locate own executable: %v", err)
 		return exitFailure
 	}
-	exited := make(chan childExit, 2)
+	exited := make(chan childExit, 16)
 	var children []*child
 	stopAll := func() {
 		for i := len(children) - 1; i >= 0; i-- {
@@ -316,19 +346,139 @@ func up(args []string) int {
 	}
 	logf("ready: kubeconfig %s", kubeconfig)
 
-	code := exitOK
-	select {
-	case s := <-signals:
-		logf("%v received, stopping", s)
-	case e := <-exited:
-		logf("%s exited early (%v); see %s; stopping", e.name, e.err, filepath.Join(logs, e.name+".log"))
-		code = exitFailure
+	sup := &supervisor{
+		self:     self,
+		logs:     logs,
+		exited:   exited,
+		children: map[string]*child{"kube-apiserver": api, "kube-controller-manager": kcm},
+		args:     map[string][]string{"kube-apiserver": apiserverArgs, "kube-controller-manager": kcmArgs},
+		restarts: map[string][]time.Time{},
+		state:    filepath.Join(o.dir, componentsFile),
 	}
+	sup.record()
+	code := sup.run(signals)
 	// The kubeconfig no longer points at a live server.
 	_ = os.Remove(kubeconfig)
-	stopAll()
+	// Stop in reverse start order: the controller-manager, then the API server.
+	for _, name := range []string{"kube-controller-manager", "kube-apiserver"} {
+		if c := sup.children[name]; c != nil {
+			c.stop(20 * time.Second)
+		}
+	}
+	_ = os.Remove(sup.state)
 	logf("stopped")
 	return code
+}
+
+// componentsFile is the file in the state directory that lists the running children (JSON,
+// replaced atomically at every start and restart; removed when `up` stops).
+const componentsFile = "components.json"
+
+// componentState is one entry of componentsFile.
+type componentState struct {
+	Name string `json:"name"`
+	// PID of the running process.
+	PID int `json:"pid"`
+	// Restarts since `up` started (0 for the first process).
+	Restarts int `json:"restarts"`
+	// When the current process started, in seconds since the Unix epoch.
+	StartedUnix int64 `json:"started_unix"`
+	// The log file, appended to by every process of this component.
+	Log string `json:"log"`
+}
+
+// supervisor restarts the children of `up` that exit, within limits.
+type supervisor struct {
+	self     string
+	logs     string
+	exited   chan childExit
+	children map[string]*child
+	args     map[string][]string
+	// Times of recent restarts, per component (only those within restartWindow are kept).
+	restarts map[string][]time.Time
+	total    map[string]int
+	state    string
+}
+
+// run blocks until SIGTERM/SIGINT (exitOK) or a component that keeps crashing (exitFailure),
+// restarting children that exit in between.
+func (s *supervisor) run(signals <-chan os.Signal) int {
+	for {
+		select {
+		case sig := <-signals:
+			logf("%v received, stopping", sig)
+			return exitOK
+		case e := <-s.exited:
+			c := s.children[e.name]
+			if c == nil || c.id != e.id {
+				continue // an earlier process of a component that was already restarted
+			}
+			now := time.Now()
+			recent := s.restarts[e.name][:0]
+			for _, t := range s.restarts[e.name] {
+				if now.Sub(t) < restartWindow {
+					recent = append(recent, t)
+				}
+			}
+			s.restarts[e.name] = recent
+			if len(recent) >= maxRestarts {
+				logf("%s (pid %d) exited (%v) after %d restarts within %v; it keeps crashing, see %s; stopping the control plane",
+					e.name, e.pid, e.err, len(recent), restartWindow, c.logPath)
+				return exitFailure
+			}
+			wait := restartBackoff(len(recent) + 1)
+			logf("%s (pid %d) exited unexpectedly (%v); restarting it in %v with the same arguments (restart %d of at most %d within %v; log %s)",
+				e.name, e.pid, e.err, wait, len(recent)+1, maxRestarts, restartWindow, c.logPath)
+			select {
+			case sig := <-signals:
+				logf("%v received, stopping", sig)
+				return exitOK
+			case <-time.After(wait):
+			}
+			n, err := startChild(s.self, e.name, s.args[e.name], s.logs, s.exited)
+			if err != nil {
+				logf("restart %s: %v; stopping the control plane", e.name, err)
+				s.children[e.name] = nil
+				return exitFailure
+			}
+			s.restarts[e.name] = append(s.restarts[e.name], now)
+			if s.total == nil {
+				s.total = map[string]int{}
+			}
+			s.total[e.name]++
+			s.children[e.name] = n
+			logf("%s restarted, pid %d", e.name, n.cmd.Process.Pid)
+			s.record()
+		}
+	}
+}
+
+// record writes componentsFile atomically (write, then rename); failures are logged only.
+func (s *supervisor) record() {
+	var list []componentState
+	for _, name := range []string{"kube-apiserver", "kube-controller-manager"} {
+		c := s.children[name]
+		if c == nil {
+			continue
+		}
+		list = append(list, componentState{
+			Name: name, PID: c.cmd.Process.Pid, Restarts: s.total[name],
+			StartedUnix: c.startedAt.Unix(), Log: c.logPath,
+		})
+	}
+	data, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		logf("encode %s: %v", s.state, err)
+		return
+	}
+	tmp := s.state + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		logf("write %s: %v", tmp, err)
+		return
+	}
+	if err := os.Rename(tmp, s.state); err != nil {
+		logf("rename %s: %v", tmp, err)
+	}
 }
 
 // --- PKI ---------------------------------------------------------------------------------
@@ -501,16 +651,23 @@ func startEtcdOnce(dir, logs string) (*embed.Etcd, string, error) {
 // --- children ----------------------------------------------------------------------------
 
 type child struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
+	name      string
+	id        uint64 // distinguishes the processes of one component across restarts
+	cmd       *exec.Cmd
+	logPath   string
+	startedAt time.Time
+	done      chan struct{}
 }
 
 type childExit struct {
 	name string
+	id   uint64
+	pid  int
 	err  error
 }
+
+// childIDs numbers the children started, so an exit is matched to the process it concerns.
+var childIDs atomic.Uint64
 
 func startChild(self, role string, args []string, logs string, exited chan<- childExit) (*child, error) {
 	logPath := filepath.Join(logs, role+".log")
@@ -527,12 +684,17 @@ func startChild(self, role string, args []string, logs string, exited chan<- chi
 		_ = f.Close()
 		return nil, fmt.Errorf("start %s: %w", role, err)
 	}
-	c := &child{name: role, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	c := &child{name: role, id: childIDs.Add(1), cmd: cmd, logPath: logPath, startedAt: time.Now(), done: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
 		_ = f.Close()
 		close(c.done)
-		exited <- childExit{name: role, err: err}
+		// Never blocks the exit: `up` may have stopped reading (it is stopping everything).
+		select {
+		case exited <- childExit{name: role, id: c.id, pid: cmd.Process.Pid, err: err}:
+		default:
+			logf("%s (pid %d) exited (%v)", role, cmd.Process.Pid, err)
+		}
 	}()
 	return c, nil
 }

@@ -15,7 +15,14 @@
 //! - **stops** exactly the process it started: by the recorded PID, after checking through
 //!   `/proc/PID/cmdline` that the PID is still our `drydock-cp up --dir DIR`; never by name
 //!   ([`down`]);
-//! - **reports** ([`status`]).
+//! - **reports** ([`status`]), including the PIDs of its components ([`components`]).
+//!
+//! `drydock-cp up` supervises kube-apiserver and kube-controller-manager as a kubelet does
+//! static pods: a component that exits is restarted with the same arguments (the API server on
+//! the same port, against the same etcd, which runs inside `drydock-cp up`, so the cluster's
+//! objects survive) after a backoff of 0.5 s, 1 s, 2 s, 4 s, then 8 s; a component that exits
+//! more than 5 times within 2 minutes is crash-looping and `drydock-cp up` stops the whole
+//! control plane. Every restart is logged in `logs/drydock-cp.log`.
 //!
 //! State directory layout (default [`default_state_dir`]):
 //!
@@ -24,6 +31,7 @@
 //! | `drydock-cp.pid` | drydock | PID of `drydock-cp up` |
 //! | `cluster.json` | drydock | PID, port, binary, start time (seconds since the Unix epoch) |
 //! | `kubeconfig` | drydock-cp | admin kubeconfig, written atomically once the API server is ready |
+//! | `components.json` | drydock-cp | PIDs and restart counts of kube-apiserver and kube-controller-manager ([`components`]) |
 //! | `logs/drydock-cp.log` | drydock | output of `drydock-cp up` |
 //! | `logs/{etcd,kube-apiserver,kube-controller-manager}.log` | drydock-cp | component logs |
 //! | `pki/`, `etcd/`, `kcm.kubeconfig` | drydock-cp | certificates, etcd data, controller-manager credentials |
@@ -69,6 +77,8 @@ const STATE_FILE: &str = "cluster.json";
 const KUBECONFIG: &str = "kubeconfig";
 const LOG_DIR: &str = "logs";
 const LOG_FILE: &str = "drydock-cp.log";
+/// Written by `drydock-cp up` (see `main.go`): the running components.
+const COMPONENTS_FILE: &str = "components.json";
 /// Everything `drydock-cp` and this module create in a state directory; [`down`] removes these
 /// and nothing else.
 const OWNED_ENTRIES: &[&str] = &[
@@ -80,6 +90,8 @@ const OWNED_ENTRIES: &[&str] = &[
     "kubeconfig.tmp",
     "kcm.kubeconfig",
     "kcm.kubeconfig.tmp",
+    COMPONENTS_FILE,
+    "components.json.tmp",
     LOG_DIR,
     "pki",
     "etcd",
@@ -929,7 +941,7 @@ pub async fn up(opts: &UpOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<Up
     }
     // Leftovers of a control plane that is gone: its kubeconfig must not be mistaken for a
     // live one.
-    for stale in [PID_FILE, STATE_FILE, KUBECONFIG] {
+    for stale in [PID_FILE, STATE_FILE, KUBECONFIG, COMPONENTS_FILE] {
         let _ = fs::remove_file(dir.join(stale));
     }
 
@@ -1161,6 +1173,59 @@ pub struct ClusterStatus {
     pub nodes: Option<usize>,
     /// Why the server is not ready or could not be asked, if so.
     pub problem: Option<String>,
+    /// The components `drydock-cp up` runs and supervises (empty while it starts, or when it
+    /// is not running).
+    pub components: Vec<Component>,
+}
+
+/// A component process (kube-apiserver or kube-controller-manager) of a running control plane,
+/// as `drydock-cp up` recorded it in `components.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Component {
+    /// `kube-apiserver` or `kube-controller-manager`.
+    pub name: String,
+    /// PID of its current process (a child of `drydock-cp up`).
+    pub pid: u32,
+    /// How many times `drydock-cp up` restarted it after it exited.
+    pub restarts: u32,
+    /// When its current process started, in seconds since the Unix epoch.
+    pub started_unix: u64,
+    /// Its log file (appended to across restarts).
+    pub log: PathBuf,
+}
+
+/// The components of the control plane running in `dir`, as `drydock-cp up` last recorded
+/// them (it rewrites the list at every start and restart). Empty when no control plane of ours
+/// runs there, or it has not started its components yet.
+///
+/// Only entries whose PID is alive and a child of the recorded `drydock-cp up` process are
+/// returned, so a PID read here is safe to signal (a test that kills the API server to see it
+/// restarted does exactly that).
+pub fn components(dir: &Path) -> Vec<Component> {
+    let dir = absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let Some((state, _)) = running(&dir) else {
+        return Vec::new();
+    };
+    let Ok(text) = fs::read_to_string(dir.join(COMPONENTS_FILE)) else {
+        return Vec::new();
+    };
+    let list: Vec<Component> = serde_json::from_str(&text).unwrap_or_default();
+    list.into_iter()
+        .filter(|c| parent_pid(c.pid) == Some(state.pid))
+        .collect()
+}
+
+/// The parent PID of `pid`, from `/proc/PID/stat` (`None` when it is gone or unreadable).
+fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`; comm may contain spaces and parentheses.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    fields.next()?.parse().ok()
 }
 
 /// The `drydock-cp up` process of a running control plane.
@@ -1195,10 +1260,12 @@ pub async fn status(dir: &Path) -> ClusterStatus {
         ready: false,
         nodes: None,
         problem: None,
+        components: Vec::new(),
     };
     let Some((state, _)) = running(&dir) else {
         return st;
     };
+    st.components = components(&dir);
     st.process = Some(ProcessInfo {
         pid: state.pid,
         port: state.port,

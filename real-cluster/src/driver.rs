@@ -113,6 +113,26 @@ pub struct Observations {
     /// Scheduling cycles put off to the next tick because a gang's pods were seen partly
     /// released (some gone or terminal, some still holding their node).
     pub cycles_deferred: u64,
+    /// Ticks that failed with a transient error (the API server unreachable or restarting, a
+    /// 5xx, 409 or 429) and were retried after a backoff.
+    pub ticks_failed: u64,
+    /// Pod operations (mark Succeeded, delete, evict) that failed and were retried on later
+    /// ticks until they took effect or the pod was gone.
+    pub pod_ops_retried: u64,
+    /// Gangs found bound in full through the API without the driver having seen its binds
+    /// succeed (a bind whose response was lost, as when the API server dies mid-request).
+    pub gangs_adopted: u64,
+}
+
+/// A pod operation the driver must see through, retried on later ticks when it fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PodOp {
+    /// Mark the pod Succeeded (its job completed); done once the pod is terminal or gone.
+    Finish,
+    /// Delete the pod (grace 0; its gang died); done once it has a `deletionTimestamp`.
+    Delete,
+    /// Evict the pod (preemption); done once it has a `deletionTimestamp`.
+    Evict,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +196,8 @@ pub struct Driver<A: Actuator, V: ClusterView> {
     gang_members: BTreeMap<String, std::collections::BTreeSet<String>>,
     /// Since when cycles are put off for a partly released gang.
     deferred_since: Option<tokio::time::Instant>,
+    /// Pod operations that failed, by pod name, retried on every tick.
+    retry_ops: BTreeMap<String, PodOp>,
 }
 
 /// Scheduler configuration and target workload of `scenario` and `plan`, as the simulator
@@ -335,6 +357,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             to_create: Default::default(),
             gang_members: BTreeMap::new(),
             deferred_since: None,
+            retry_ops: BTreeMap::new(),
             scenario: scenario.clone(),
             seed,
             rng: drydock_sim::rng::stream(seed, "scheduler"),
@@ -462,9 +485,11 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         } else {
             self.scenario.scheduler.cycle
         };
-        // Transient errors (an API server restart, an overloaded server) are retried on the
-        // next tick for up to two minutes of wall time.
+        // Transient errors (an API server restart, an overloaded server) are retried, after a
+        // backoff of 50 ms doubling up to 1 s, for up to two minutes of wall time. Scenario
+        // time goes on meanwhile, as it would for a real cluster's workloads.
         let mut failing_since: Option<tokio::time::Instant> = None;
+        let mut backoff = Duration::ZERO;
         loop {
             let now = clock.now();
             if let Some(end) = self.duration
@@ -474,10 +499,16 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 return Ok(end);
             }
             match self.tick(now, cycle).await {
-                Ok(()) => failing_since = None,
+                Ok(()) => {
+                    failing_since = None;
+                    backoff = Duration::ZERO;
+                }
                 Err(e) if e.is_transient() => {
                     let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
-                    tracing::warn!(error = %e, "retrying on the next tick");
+                    self.obs.ticks_failed += 1;
+                    backoff =
+                        (backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
+                    tracing::warn!(error = %e, retry_in = ?backoff, "tick failed; retrying");
                     if since.elapsed() > Duration::from_secs(120) {
                         return Err(e);
                     }
@@ -489,7 +520,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 self.finish(end);
                 return Ok(end);
             }
-            let wake = clock.wall(cycle).max(self.config.min_tick);
+            let wake = clock.wall(cycle).max(self.config.min_tick).max(backoff);
             tokio::time::sleep(wake).await;
         }
     }
@@ -531,6 +562,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             .into_iter()
             .filter_map(|p| p.metadata.name.clone().map(|n| (n, p)))
             .collect();
+        let retried = self.retry_pod_ops(&pods).await;
         self.apply_node_events(now, &pods).await?;
         self.reconcile(now, &pods).await?;
         let mut create: Vec<u32> = std::mem::take(&mut self.to_create).into_iter().collect();
@@ -541,7 +573,43 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             let c = cycle.0.max(1);
             self.next_cycle = SimTime((now.0 / c + 1).saturating_mul(c));
         }
-        Ok(())
+        retried
+    }
+
+    /// Retries the pod operations that failed on earlier ticks (see [`PodOp`]); an operation
+    /// is dropped once the view shows it took effect or the pod is gone. Returns the first
+    /// error, after trying them all.
+    async fn retry_pod_ops(&mut self, pods: &BTreeMap<String, Arc<Pod>>) -> Result<(), RealError> {
+        if self.retry_ops.is_empty() {
+            return Ok(());
+        }
+        let mut first = None;
+        let ops = std::mem::take(&mut self.retry_ops);
+        for (name, op) in ops {
+            let Some(p) = pods.get(&name) else { continue };
+            let done = match op {
+                PodOp::Finish => is_terminal(p),
+                PodOp::Delete | PodOp::Evict => p.metadata.deletion_timestamp.is_some(),
+            };
+            if done {
+                continue;
+            }
+            self.obs.pod_ops_retried += 1;
+            let ns = self.config.namespace.clone();
+            let r = match op {
+                PodOp::Finish => self.actuator.finish_pod(p, PodOutcome::Succeeded).await,
+                PodOp::Delete => self.actuator.delete_pod(&ns, &name, Some(0)).await,
+                PodOp::Evict => self.actuator.evict(&ns, &name).await.map(|_| ()),
+            };
+            if let Err(e) = r {
+                self.retry_ops.insert(name, op);
+                first.get_or_insert(e);
+            }
+        }
+        match first {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// A gang whose release is seen only in part: some of its pods gone or terminal, some
@@ -725,7 +793,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                     .delete_pod(&self.config.namespace, &name, Some(0))
                     .await
             {
-                tracing::warn!(pod = %name, error = %e, "cannot delete pod");
+                tracing::warn!(pod = %name, error = %e, "cannot delete pod; retrying on the next tick");
+                self.retry_ops.insert(name, PodOp::Delete);
             }
         }
     }
@@ -764,7 +833,9 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                                 && let Err(e) =
                                     self.actuator.finish_pod(p, PodOutcome::Succeeded).await
                             {
-                                tracing::warn!(error = %e, "cannot mark pod Succeeded");
+                                tracing::warn!(error = %e, "cannot mark pod Succeeded; retrying on the next tick");
+                                self.retry_ops
+                                    .insert(crate::names::pod_name(&gang, w), PodOp::Finish);
                             }
                         }
                         self.workload.completed(j, at);
@@ -784,6 +855,46 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             }
         }
         Ok(())
+    }
+
+    /// Starts the jobs still Pending whose current gang the API shows bound in full: binds
+    /// that took effect although their response was lost (the API server died mid-request, a
+    /// connection reset), so no cycle would queue the gang again.
+    fn adopt_bound_gangs(&mut self, pods: &[Arc<Pod>], now: SimTime) {
+        let by_name: BTreeMap<&str, &Pod> = pods
+            .iter()
+            .filter_map(|p| p.metadata.name.as_deref().map(|n| (n, &**p)))
+            .collect();
+        for j in 0..self.workload.jobs.len() as u32 {
+            if self.workload.jobs[j as usize].phase != JobPhase::Pending {
+                continue;
+            }
+            let Some(workers) = self.workload.job(j).map(|p| p.workers) else {
+                continue;
+            };
+            let gang = self.workload.gang(j);
+            let nodes: Option<Vec<NodeId>> = (0..workers)
+                .map(|w| {
+                    let p = by_name.get(crate::names::pod_name(&gang, w).as_str())?;
+                    if is_terminal(p) || p.metadata.deletion_timestamp.is_some() {
+                        return None;
+                    }
+                    let node = node_of(p)?;
+                    self.names
+                        .iter()
+                        .position(|x| x == node)
+                        .map(|i| NodeId(i as u32))
+                })
+                .collect();
+            let Some(nodes) = nodes else { continue };
+            tracing::info!(gang = %gang, "gang found bound in full; starting its job");
+            self.obs.gangs_adopted += 1;
+            let up = self.up.clone();
+            self.workload.started(j, &nodes, now, |n| {
+                !up.get(n.0 as usize).copied().unwrap_or(false)
+            });
+            self.active();
+        }
     }
 
     fn pending_gangs(&self, snap: &mut Snapshot, pods: &[Arc<Pod>]) -> Vec<QueuedGang> {
@@ -939,6 +1050,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             }
         }
         self.account(&snap, now);
+        self.adopt_bound_gangs(&pods, now);
         let queue = self.pending_gangs(&mut snap, &pods);
         let mut placed_any = false;
         // Nominated nodes of preemptors, kept from lower-priority gangs (the simulator's rule).
@@ -1065,11 +1177,13 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         });
         let results = futures::future::join_all(calls).await;
         let mut all_ok = true;
+        let mut conflict = false;
         for ((name, node, r), b) in results.into_iter().zip(binds) {
             match r {
                 Ok(outcome) => {
                     if outcome == BindOutcome::AlreadyBound {
                         self.obs.bind_conflicts += 1;
+                        conflict = true;
                     } else {
                         self.obs.binds += 1;
                     }
@@ -1091,7 +1205,9 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 }
             }
         }
-        if !all_ok {
+        // After a 409 the pod's node is the one the API says, which the view shows later:
+        // the job is started by `adopt_bound_gangs` once it does.
+        if !all_ok || conflict {
             return;
         }
         // Every pod of the gang bound now (this cycle's binds, plus any bound before).
@@ -1152,7 +1268,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             for w in 0..workers {
                 let name = crate::names::pod_name(&gang, w);
                 if let Err(e) = self.actuator.evict(&self.config.namespace, &name).await {
-                    tracing::warn!(pod = %name, error = %e, "eviction failed");
+                    tracing::warn!(pod = %name, error = %e, "eviction failed; retrying on the next tick");
+                    self.retry_ops.insert(name, PodOp::Evict);
                 }
             }
         }

@@ -284,6 +284,29 @@ pub async fn cleanup_run(
     errors
 }
 
+/// [`cleanup_run`] (namespace included), repeated every second while every error left is
+/// transient ([`RealError::is_transient`]: the API server restarting or unreachable), for up to
+/// 60 s. Returns the errors of the last attempt.
+pub async fn cleanup_run_retrying(
+    client: &Client,
+    server: &str,
+    namespace: &str,
+    run: &str,
+) -> Vec<RealError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let errors = cleanup_run(client, server, namespace, run, true).await;
+        if errors.is_empty()
+            || !errors.iter().all(RealError::is_transient)
+            || tokio::time::Instant::now() >= deadline
+        {
+            return errors;
+        }
+        tracing::warn!(error = %errors[0], "cleanup failed; retrying in 1 s");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 async fn delete_labelled<K>(api: Api<K>, lp: &ListParams, run: &str) -> Vec<kube::Error>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
@@ -371,6 +394,117 @@ pub struct RealReport {
     /// The wall instant of scenario time 0 (after the fake nodes were Ready), to place what
     /// was observed on the wall clock in scenario time; `None` if the scenario never started.
     pub scenario_start: Option<std::time::Instant>,
+    /// The spells during which the API server could not be reached or was not ready (an API
+    /// server restart), as [`ApiProbe`] saw them, in order.
+    pub api_outages: Vec<ApiOutage>,
+}
+
+/// A spell during which the API server did not answer or was not ready.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApiOutage {
+    /// When it began, in wall seconds since the run started (after the preflight).
+    pub start_s: f64,
+    /// How long it lasted (wall time), to within [`ApiProbe::INTERVAL`]; for a spell still
+    /// going on when the run ended, until then.
+    pub duration: Duration,
+}
+
+/// Sums the outages' durations.
+pub fn total_outage(outages: &[ApiOutage]) -> Duration {
+    outages.iter().map(|o| o.duration).sum()
+}
+
+/// Asks the API server's `/readyz` every [`ApiProbe::INTERVAL`] (2 s timeout) and records the
+/// spells during which it did not answer, answered a 5xx (an API server starting up answers
+/// 500 until its post-start hooks are done) or timed out. Any other answer, a 403 included,
+/// means the server is up.
+pub struct ApiProbe {
+    outages: Arc<std::sync::Mutex<Vec<ApiOutage>>>,
+    down_since: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    started: std::time::Instant,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ApiProbe {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ApiProbe {
+    /// Time between two probes.
+    pub const INTERVAL: Duration = Duration::from_millis(250);
+
+    /// Starts probing the server of `client`.
+    pub fn start(client: Client) -> Self {
+        let outages = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let down_since = Arc::new(std::sync::Mutex::new(None::<std::time::Instant>));
+        let started = std::time::Instant::now();
+        let (o, d) = (Arc::clone(&outages), Arc::clone(&down_since));
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Self::INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let up = match http::Request::get("/readyz").body(Vec::new()) {
+                    Ok(req) => {
+                        match tokio::time::timeout(Duration::from_secs(2), client.request_text(req))
+                            .await
+                        {
+                            Ok(Ok(_)) => true,
+                            Ok(Err(kube::Error::Api(s))) => s.code < 500,
+                            _ => false,
+                        }
+                    }
+                    Err(_) => true,
+                };
+                let now = std::time::Instant::now();
+                let mut down = d.lock().unwrap_or_else(|p| p.into_inner());
+                match (*down, up) {
+                    (None, false) => {
+                        tracing::warn!("the API server is unreachable or not ready");
+                        *down = Some(now);
+                    }
+                    (Some(since), true) => {
+                        *down = None;
+                        let outage = ApiOutage {
+                            start_s: since.duration_since(started).as_secs_f64(),
+                            duration: now.duration_since(since),
+                        };
+                        tracing::warn!(
+                            seconds = outage.duration.as_secs_f64(),
+                            "the API server is back"
+                        );
+                        o.lock().unwrap_or_else(|p| p.into_inner()).push(outage);
+                    }
+                    _ => {}
+                }
+            }
+        });
+        ApiProbe {
+            outages,
+            down_since,
+            started,
+            task,
+        }
+    }
+
+    /// Stops probing and returns the outages seen, one still going on included (until now).
+    pub fn stop(self) -> Vec<ApiOutage> {
+        self.task.abort();
+        let mut out = self
+            .outages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(since) = *self.down_since.lock().unwrap_or_else(|p| p.into_inner()) {
+            out.push(ApiOutage {
+                start_s: since.duration_since(self.started).as_secs_f64(),
+                duration: since.elapsed(),
+            });
+        }
+        out
+    }
 }
 
 /// Runs `scenario` on the cluster of `client` (server URL `server`): drydock's namespace,
@@ -396,6 +530,7 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| format!("drydock-{run}"));
     preflight(&client, server, &namespace).await?;
+    let probe = ApiProbe::start(client.clone());
     let _created = ensure_namespace(&client, server, &namespace, &run).await?;
 
     let selector = run_selector(&run);
@@ -491,18 +626,20 @@ pub async fn run(
                     () = cancel => Ok(true),
                 }
             };
-            let mut cleanup: Vec<String> = driver
-                .teardown()
-                .await
-                .into_iter()
-                .map(|e| e.to_string())
-                .collect();
-            cleanup.extend(
-                cleanup_run(&client, server, &namespace, &run, true)
-                    .await
-                    .into_iter()
-                    .map(|e| e.to_string()),
-            );
+            let teardown = driver.teardown().await;
+            let left = cleanup_run_retrying(&client, server, &namespace, &run).await;
+            // The teardown's errors matter only if the label-based cleanup also failed: when
+            // it succeeds, the API has nothing of the run left.
+            let cleanup: Vec<String> = if left.is_empty() {
+                Vec::new()
+            } else {
+                teardown
+                    .iter()
+                    .chain(&left)
+                    .map(|e| e.to_string())
+                    .collect()
+            };
+            let api_outages = probe.stop();
             outcome.map(|interrupted| RealReport {
                 summary: driver.summary(),
                 jobs: driver.job_rows(),
@@ -513,10 +650,11 @@ pub async fn run(
                 cleanup_errors: cleanup,
                 interrupted,
                 scenario_start: scenario_start.get(),
+                api_outages,
             })
         }
         Err(e) => {
-            let _ = cleanup_run(&client, server, &namespace, &run, true).await;
+            let _ = cleanup_run_retrying(&client, server, &namespace, &run).await;
             Err(e)
         }
     };

@@ -86,3 +86,30 @@ pub async fn test_client() -> anyhow::Result<kube::Client> {
         .await
         .with_context(|| format!("connecting to the test cluster of {}", kubeconfig.display()))
 }
+
+/// Kills (SIGKILL) the current process of component `name` (`kube-apiserver` or
+/// `kube-controller-manager`) of the control plane running in `dir`, as a crash would, and
+/// returns its PID. `drydock-cp up` then restarts it (see [`crate::controlplane`]). Only a PID
+/// that [`controlplane::components`] lists is signalled: a live child of that directory's
+/// `drydock-cp up`.
+///
+/// # Errors
+/// When no control plane of ours runs in `dir`, it lists no such component, or the signal
+/// cannot be sent.
+pub fn kill_component(dir: &std::path::Path, name: &str) -> anyhow::Result<u32> {
+    let list = controlplane::components(dir);
+    let c = list.iter().find(|c| c.name == name).with_context(|| {
+        format!(
+            "no running {name} recorded for the control plane in {} (components: {:?})",
+            dir.display(),
+            list.iter().map(|c| &c.name).collect::<Vec<_>>()
+        )
+    })?;
+    let pid = i32::try_from(c.pid).with_context(|| format!("bad pid {}", c.pid))?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .with_context(|| format!("SIGKILL {name} (pid {pid})"))?;
+    Ok(c.pid)
+}

@@ -259,6 +259,23 @@ fn render_status(st: &ClusterStatus) -> String {
     if let Some(n) = st.nodes {
         out.push_str(&format!("nodes: {n}\n"));
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for c in &st.components {
+        let restarts = match c.restarts {
+            0 => String::new(),
+            1 => ", restarted once".to_string(),
+            n => format!(", restarted {n} times"),
+        };
+        out.push_str(&format!(
+            "{}: pid {}, up {}{restarts}\n",
+            c.name,
+            c.pid,
+            fmt_uptime(Duration::from_secs(now.saturating_sub(c.started_unix)))
+        ));
+    }
     if let Some(problem) = &st.problem {
         out.push_str(&format!("problem: {problem}\n"));
     }
@@ -269,7 +286,7 @@ fn render_status(st: &ClusterStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use drydock_real_cluster::controlplane::ProcessInfo;
+    use drydock_real_cluster::controlplane::{Component, ProcessInfo};
 
     #[test]
     fn durations_parse_like_scenarios() {
@@ -295,6 +312,7 @@ mod tests {
             ready: false,
             nodes: None,
             problem: None,
+            components: Vec::new(),
         };
         assert_eq!(
             render_status(&st),
@@ -311,6 +329,19 @@ mod tests {
         assert_eq!(
             render_status(&st),
             "cluster: running (pid 42, up 3m12s, https://127.0.0.1:6443)\nserver: v1.36.3\nnodes: 0\nkubeconfig: /s/kubeconfig\n"
+        );
+        st.components = vec![Component {
+            name: "kube-apiserver".into(),
+            pid: 43,
+            restarts: 2,
+            started_unix: 0,
+            log: PathBuf::from("/s/logs/kube-apiserver.log"),
+        }];
+        let text = render_status(&st);
+        assert!(
+            text.contains("\nkube-apiserver: pid 43, up ")
+                && text.contains(", restarted 2 times\n"),
+            "{text}"
         );
     }
 }

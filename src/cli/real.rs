@@ -173,6 +173,24 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         o.overcommitted.len(),
         o.rebound.len()
     );
+    if o.ticks_failed > 0 || o.pod_ops_retried > 0 || o.gangs_adopted > 0 {
+        println!(
+            "real cluster: {} driver ticks failed and were retried, {} pod operations retried, {} gangs found bound after a lost bind response",
+            o.ticks_failed, o.pod_ops_retried, o.gangs_adopted
+        );
+    }
+    if !report.api_outages.is_empty() {
+        let spells: Vec<String> = report
+            .api_outages
+            .iter()
+            .map(|a| format!("{:.1}s at {:.1}s", a.duration.as_secs_f64(), a.start_s))
+            .collect();
+        println!(
+            "real cluster: the API server was unreachable or not ready for {:.1}s in all ({}); the run went on",
+            drydock_real_cluster::session::total_outage(&report.api_outages).as_secs_f64(),
+            spells.join(", ")
+        );
+    }
     if let Some(out) = &args.out {
         let real_dir = out.join("real");
         std::fs::create_dir_all(&real_dir)
