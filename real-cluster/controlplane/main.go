@@ -15,7 +15,7 @@
 // `up` supervises its two children as a kubelet supervises static pods: one that exits while
 // `up` is not stopping is restarted with the same arguments (so the API server comes back on
 // the same port, against the same in-process etcd, and the cluster state survives), after a
-// short backoff. A component that exits more than maxRestarts times within restartWindow is
+// backoff (--restart-backoff, doubling with each restart within restartWindow). A component that exits more than maxRestarts times within restartWindow is
 // crash-looping: `up` then stops everything and exits with exitFailure. The children's PIDs and
 // restart counts are kept in D/components.json for `drydock cluster status`.
 package main
@@ -80,16 +80,16 @@ const (
 	restartWindow = 2 * time.Minute
 )
 
-// restartBackoff is the wait before the n-th (1-based) restart within restartWindow: 500ms,
-// 1s, 2s, 4s, then 8s.
-func restartBackoff(n int) time.Duration {
+// restartBackoff is the wait before the n-th (1-based) restart within restartWindow: first,
+// then doubling up to 16 times first (500ms, 1s, 2s, 4s, 8s with the default --restart-backoff).
+func restartBackoff(first time.Duration, n int) time.Duration {
 	if n < 1 {
 		n = 1
 	}
 	if n > 5 {
 		n = 5
 	}
-	return 500 * time.Millisecond << (n - 1)
+	return first << (n - 1)
 }
 
 func main() {
@@ -139,6 +139,7 @@ type upOptions struct {
 	nodeStartupGracePeriod time.Duration
 	nodeEvictionRate       float64
 	podEvictionToleration  time.Duration
+	restartBackoff         time.Duration
 	extraAPIServerArgs     multiFlag
 	extraControllerMgrArgs multiFlag
 }
@@ -164,6 +165,8 @@ func parseUp(args []string) (*upOptions, error) {
 		"kube-controller-manager --node-eviction-rate: nodes per second whose pods are evicted while the zone is healthy")
 	fs.DurationVar(&o.podEvictionToleration, "pod-eviction-timeout", 300*time.Second,
 		"kube-apiserver --default-not-ready-toleration-seconds and --default-unreachable-toleration-seconds: how long pods stay on a NotReady node before taint-based eviction (whole seconds)")
+	fs.DurationVar(&o.restartBackoff, "restart-backoff", 500*time.Millisecond,
+		"wait before restarting a component that exited; doubles with each restart within 2m, up to 16 times this")
 	fs.Var(&o.extraAPIServerArgs, "apiserver-arg", "extra kube-apiserver flag, e.g. --apiserver-arg=--v=2 (repeatable)")
 	fs.Var(&o.extraControllerMgrArgs, "controller-manager-arg", "extra kube-controller-manager flag (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -184,6 +187,8 @@ func parseUp(args []string) (*upOptions, error) {
 		return nil, errors.New("--node-eviction-rate must be a positive number")
 	case o.podEvictionToleration < 0 || o.podEvictionToleration%time.Second != 0:
 		return nil, errors.New("--pod-eviction-timeout must be a non-negative whole number of seconds")
+	case o.restartBackoff < 0:
+		return nil, errors.New("--restart-backoff must not be negative")
 	}
 	dir, err := filepath.Abs(o.dir)
 	if err != nil {
@@ -353,6 +358,7 @@ func up(args []string) int {
 		children: map[string]*child{"kube-apiserver": api, "kube-controller-manager": kcm},
 		args:     map[string][]string{"kube-apiserver": apiserverArgs, "kube-controller-manager": kcmArgs},
 		restarts: map[string][]time.Time{},
+		backoff:  o.restartBackoff,
 		state:    filepath.Join(o.dir, componentsFile),
 	}
 	sup.record()
@@ -397,6 +403,7 @@ type supervisor struct {
 	// Times of recent restarts, per component (only those within restartWindow are kept).
 	restarts map[string][]time.Time
 	total    map[string]int
+	backoff  time.Duration
 	state    string
 }
 
@@ -426,7 +433,7 @@ func (s *supervisor) run(signals <-chan os.Signal) int {
 					e.name, e.pid, e.err, len(recent), restartWindow, c.logPath)
 				return exitFailure
 			}
-			wait := restartBackoff(len(recent) + 1)
+			wait := restartBackoff(s.backoff, len(recent)+1)
 			logf("%s (pid %d) exited unexpectedly (%v); restarting it in %v with the same arguments (restart %d of at most %d within %v; log %s)",
 				e.name, e.pid, e.err, wait, len(recent)+1, maxRestarts, restartWindow, c.logPath)
 			select {

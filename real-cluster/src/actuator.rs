@@ -371,6 +371,8 @@ struct Mem {
     bind_count: BTreeMap<String, u32>,
     failing_binds: BTreeSet<String>,
     failing_creates: u32,
+    failing_finishes: u32,
+    failing_binds_after: BTreeSet<String>,
 }
 
 /// An in-memory cluster with an instant fake kubelet and an instant node lifecycle controller,
@@ -415,6 +417,18 @@ impl MemCluster {
     /// Makes the next `n` pod creations fail with a transient error (an API server restart).
     pub fn fail_next_creates(&self, n: u32) {
         self.with(|m| m.failing_creates = n);
+    }
+
+    /// Makes the next `n` pod status writes (`finish_pod`) fail with a transient error (an
+    /// API server restart).
+    pub fn fail_next_finishes(&self, n: u32) {
+        self.with(|m| m.failing_finishes = n);
+    }
+
+    /// Makes binds of pod `name` take effect but answer with a transient error, as a bind
+    /// whose response is lost when the API server dies mid-request.
+    pub fn lose_bind_responses_of(&self, name: &str) {
+        self.with(|m| m.failing_binds_after.insert(name.to_string()));
     }
 
     /// Lets binds of pod `name` succeed again.
@@ -507,6 +521,11 @@ impl Actuator for MemCluster {
             spec.node_name = Some(node.to_string());
             mem_phase(p, "Running");
             *m.bind_count.entry(pod.to_string()).or_default() += 1;
+            if m.failing_binds_after.remove(pod) {
+                return Err(RealError::Timeout(format!(
+                    "bind of {pod}: connection reset (test)"
+                )));
+            }
             Ok(BindOutcome::Bound)
         })
     }
@@ -640,6 +659,12 @@ impl Actuator for MemCluster {
         self.with(|m| {
             m.calls
                 .push(Call::Finish(name.clone(), outcome == PodOutcome::Succeeded));
+            if m.failing_finishes > 0 {
+                m.failing_finishes -= 1;
+                return Err(RealError::Timeout(format!(
+                    "status write of {name} timed out (test)"
+                )));
+            }
             if let Some(p) = m.pods.get_mut(&name) {
                 mem_phase(
                     p,

@@ -598,6 +598,12 @@ pub struct UpOptions {
     /// plugin, `plugin/pkg/admission/defaulttolerationseconds/admission.go`). Whole seconds;
     /// default 300 s (kubernetes-semantics.md §6.1, \[src\]).
     pub pod_eviction_timeout: Duration,
+    /// How long `drydock-cp up` waits before restarting a component that exited (a crashed
+    /// API server): this, doubling with each restart within 2 minutes, up to 16 times this
+    /// (`--restart-backoff`). Default 500 ms. A kubelet restarting a static pod waits 10 s,
+    /// doubling up to 5 minutes (`CrashLoopBackOff`); tests use a few seconds to make an
+    /// outage long enough to meet.
+    pub restart_backoff: Duration,
     /// Extra kube-apiserver flags, such as `--v=2`.
     pub extra_apiserver_args: Vec<String>,
     /// Extra kube-controller-manager flags.
@@ -616,6 +622,7 @@ impl UpOptions {
             node_startup_grace_period: Duration::from_secs(60),
             node_eviction_rate: 0.1,
             pod_eviction_timeout: Duration::from_secs(300),
+            restart_backoff: Duration::from_millis(500),
             extra_apiserver_args: Vec::new(),
             extra_controller_manager_args: Vec::new(),
         }
@@ -695,6 +702,7 @@ impl UpOptions {
                 "--pod-eviction-timeout={}s",
                 self.pod_eviction_timeout.as_secs()
             ),
+            format!("--restart-backoff={}", ms(self.restart_backoff)),
         ];
         args.extend(
             self.extra_apiserver_args
@@ -1374,6 +1382,7 @@ mod tests {
         assert!(args.contains(&"--node-monitor-grace-period=2500ms".to_string()));
         assert!(args.contains(&"--pod-eviction-timeout=300s".to_string()));
         assert!(args.contains(&"--node-eviction-rate=0.1".to_string()));
+        assert!(args.contains(&"--restart-backoff=500ms".to_string()));
         assert!(args.contains(&"--apiserver-arg=--v=2".to_string()));
     }
 

@@ -1805,6 +1805,72 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_completion_whose_status_write_fails_is_retried_until_the_pod_succeeds() {
+        let s = scenario(
+            "  training:\n    - {name: j, arrival: 0s, workers: 1, gpusPerWorker: 4, work: 10s}\n",
+        );
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        ticks(&mut d, 0, 9).await;
+        // The API server is down when the work ends: the job completes (scenario time goes
+        // on), the pod's Succeeded write fails and is retried on later ticks.
+        mem.fail_next_finishes(2);
+        ticks(&mut d, 10, 10).await;
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Completed);
+        assert_eq!(
+            mem.pod("j-j0-a0-w0")
+                .and_then(|p| p.status)
+                .and_then(|s| s.phase)
+                .as_deref(),
+            Some("Running")
+        );
+        let err = d
+            .tick(SimTime(11 * S), SimDuration(S))
+            .await
+            .expect_err("the retried status write failed too");
+        assert!(err.is_transient(), "{err}");
+        ticks(&mut d, 12, 13).await;
+        assert_eq!(
+            mem.pod("j-j0-a0-w0")
+                .and_then(|p| p.status)
+                .and_then(|s| s.phase)
+                .as_deref(),
+            Some("Succeeded")
+        );
+        let finishes = mem
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, Call::Finish(..)))
+            .count();
+        assert_eq!(
+            finishes, 3,
+            "two failed writes, one that took effect, none after"
+        );
+        assert_eq!(d.observations().pod_ops_retried, 2);
+        assert_eq!(d.summary().jobs.completed, 1);
+    }
+
+    #[tokio::test]
+    async fn a_gang_bound_behind_a_lost_response_is_started_once_seen_bound() {
+        let s = scenario(
+            "  training:\n    - {name: g, arrival: 0s, workers: 2, gpusPerWorker: 4, work: 1h}\n",
+        );
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        // The bind of worker 1 takes effect but its response is lost.
+        mem.lose_bind_responses_of("g-j0-a0-w1");
+        ticks(&mut d, 0, 0).await;
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Pending);
+        assert_eq!(d.observations().bind_errors, 1);
+        // The next cycle sees both pods bound: the job runs, and no pod is bound again.
+        ticks(&mut d, 1, 2).await;
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Running);
+        assert_eq!(d.observations().gangs_adopted, 1);
+        assert_eq!(mem.binds_of("g-j0-a0-w0"), 1);
+        assert_eq!(mem.binds_of("g-j0-a0-w1"), 1);
+    }
+
+    #[tokio::test]
     async fn pods_whose_creation_failed_are_created_on_the_next_tick() {
         let s = scenario(
             "  training:\n    - {name: g, arrival: 0s, workers: 2, gpusPerWorker: 4, work: 1h}\n",

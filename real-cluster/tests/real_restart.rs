@@ -35,8 +35,11 @@ use kube::api::ListParams;
 
 const SERVER: &str = "restart test cluster";
 
-/// 3 nodes of 8 GPUs; five gangs, some arriving while the API server is down. At 60x a
-/// scenario minute is a wall second: the run takes about 20 s plus the outage.
+/// 3 nodes of 8 GPUs; six gangs. At 120x a scenario minute is half a wall second: the API
+/// server is killed when j1 and j2 run (scenario time about 0-1 min) and restarted 4 s later
+/// (`restart_backoff`), so j3's arrival (2 min), j1's completion (4 min) and j4's arrival
+/// (5 min) fall in the outage; the controller-manager is killed after that (and restarted 4 s
+/// later). The run takes about 10 s plus the outage.
 const SCENARIO: &str = "apiVersion: drydock/v1alpha1
 kind: Scenario
 metadata: {name: restart}
@@ -45,11 +48,12 @@ spec:
     pools:
       - {name: a, nodes: 3, gpuModel: A100, gpusPerNode: 8, cpu: \"96\", memory: 512Gi}
   training:
-    - {name: j1, arrival: 0s, workers: 2, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 5m}
-    - {name: j2, arrival: 0s, workers: 1, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 7m}
-    - {name: j3, arrival: 3m, workers: 2, gpusPerWorker: 4, cpu: \"8\", memory: 8Gi, work: 4m}
-    - {name: j4, arrival: 8m, workers: 1, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 3m}
-    - {name: j5, arrival: 12m, workers: 2, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 3m}
+    - {name: j1, arrival: 0s, workers: 2, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 4m}
+    - {name: j2, arrival: 0s, workers: 1, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 6m}
+    - {name: j3, arrival: 2m, workers: 2, gpusPerWorker: 4, cpu: \"8\", memory: 8Gi, work: 4m}
+    - {name: j4, arrival: 5m, workers: 1, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 3m}
+    - {name: j5, arrival: 8m, workers: 2, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 3m}
+    - {name: j6, arrival: 10m, workers: 1, gpusPerWorker: 4, cpu: \"8\", memory: 8Gi, work: 2m}
 ";
 
 /// The jobs the simulator completes for `s`.
@@ -63,14 +67,38 @@ fn sim_completed(s: &drydock_scenarios::Scenario) -> BTreeSet<String> {
         .collect()
 }
 
-/// What the killer task saw: the killed PID, and the restarted API server's PID.
+/// What the killer task did: the API server's killed and restarted PIDs, the
+/// controller-manager's.
 struct Kill {
     killed: u32,
     restarted: u32,
+    kcm_killed: u32,
+    kcm_restarted: u32,
 }
 
-/// Waits until `min_bound` pods are seen bound, then kills the API server and waits (up to
-/// 120 s) for `drydock-cp up` to record its restart.
+/// Waits (up to 120 s) until `drydock-cp up` records a process of `name` other than `killed`,
+/// restarted once; returns its PID.
+async fn wait_restarted(dir: &Path, name: &str, killed: u32) -> anyhow::Result<u32> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(c) = controlplane::components(dir)
+            .into_iter()
+            .find(|c| c.name == name && c.pid != killed)
+        {
+            anyhow::ensure!(c.restarts == 1, "{name} restarts recorded: {}", c.restarts);
+            return Ok(c.pid);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{name} (pid {killed}) not restarted after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `min_bound` pods are seen bound and Running, then kills the API server, waits
+/// for `drydock-cp up` to restart it and for it to be ready, then kills the controller-manager
+/// and waits for its restart.
 async fn kill_apiserver_when_bound(
     dir: &Path,
     watch: &ApiMonitor,
@@ -94,24 +122,23 @@ async fn kill_apiserver_when_bound(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let killed = kill_component(dir, "kube-apiserver")?;
+    let restarted = wait_restarted(dir, "kube-apiserver", killed).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(c) = controlplane::components(dir)
-            .into_iter()
-            .find(|c| c.name == "kube-apiserver" && c.pid != killed)
-        {
-            anyhow::ensure!(c.restarts == 1, "restarts recorded: {}", c.restarts);
-            return Ok(Kill {
-                killed,
-                restarted: c.pid,
-            });
-        }
+    while !controlplane::status(dir).await.is_ready() {
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
-            "kube-apiserver (pid {killed}) not restarted after 120 s"
+            "restarted kube-apiserver not ready after 120 s"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let kcm_killed = kill_component(dir, "kube-controller-manager")?;
+    let kcm_restarted = wait_restarted(dir, "kube-controller-manager", kcm_killed).await?;
+    Ok(Kill {
+        killed,
+        restarted,
+        kcm_killed,
+        kcm_restarted,
+    })
 }
 
 /// Lists what is left of run `run`: its pods in `ns`, its nodes and Leases, and whether `ns`
@@ -170,8 +197,14 @@ fn check(
     );
     assert_eq!(
         want_completed.len(),
-        5,
+        6,
         "the scenario lets every job complete"
+    );
+    // The outage hit the driver (j3's pods are created during it) and it retried.
+    let o = &report.observations;
+    assert!(
+        o.ticks_failed > 0 || o.pod_ops_retried > 0,
+        "the driver met no failed request: {o:?}"
     );
     // Through the API: every pod of a completed job's last gang reached Succeeded, so none
     // was left Running (and holding its GPUs) because its status write met the outage.
@@ -224,6 +257,7 @@ fn check(
         }
     }
     assert_ne!(kill.killed, kill.restarted);
+    assert_ne!(kill.kcm_killed, kill.kcm_restarted);
     assert!(
         report.cleanup_errors.is_empty(),
         "{:?}",
@@ -238,6 +272,9 @@ async fn real_a_run_survives_an_api_server_restart() {
     let dir = tmp.path().join("cluster");
     let mut opts = UpOptions::new(&dir);
     opts.port = 0;
+    // The API server stays down 4 s (8 scenario minutes) before it is restarted, then takes a
+    // few seconds to be ready: j3's arrival and j1's completion fall in the outage.
+    opts.restart_backoff = Duration::from_secs(4);
     let progress = |line: &str| eprintln!("restart test cluster: {line}");
     let info = controlplane::up(&opts, &progress)
         .await
@@ -253,7 +290,7 @@ async fn real_a_run_survives_an_api_server_restart() {
         let run = new_run_id();
         let ns = format!("drydock-{run}");
         let watch = ApiMonitor::start(client.clone(), &ns, &run);
-        let mut ro = RealOptions::new(TimeScale::new(60.0).expect("scale"));
+        let mut ro = RealOptions::new(TimeScale::new(120.0).expect("scale"));
         ro.run = Some(run.clone());
         ro.namespace = Some(ns.clone());
         let real = tokio::time::timeout(
@@ -277,8 +314,13 @@ async fn real_a_run_survives_an_api_server_restart() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let seen = watch.stop();
         eprintln!(
-            "killed kube-apiserver pid {}, restarted as pid {}; outages {:?}; observations {:?}",
-            kill.killed, kill.restarted, report.api_outages, report.observations
+            "killed kube-apiserver pid {}, restarted as pid {}; kube-controller-manager pid {} -> {}; outages {:?}; observations {:?}",
+            kill.killed,
+            kill.restarted,
+            kill.kcm_killed,
+            kill.kcm_restarted,
+            report.api_outages,
+            report.observations
         );
         let left = leftovers(&client, &ns, &run).await;
         check(&report, &seen, &kill, &want, &left);
@@ -290,6 +332,12 @@ async fn real_a_run_survives_an_api_server_restart() {
             .find(|c| c.name == "kube-apiserver")
             .expect("status lists the API server");
         assert_eq!((api.pid, api.restarts), (kill.restarted, 1));
+        let kcm = st
+            .components
+            .iter()
+            .find(|c| c.name == "kube-controller-manager")
+            .expect("status lists the controller-manager");
+        assert_eq!((kcm.pid, kcm.restarts), (kill.kcm_restarted, 1));
     };
     let outcome = std::panic::AssertUnwindSafe(body).catch_unwind().await;
     let keep_logs = outcome.is_err();

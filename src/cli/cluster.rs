@@ -72,6 +72,11 @@ struct UpArgs {
     /// whole seconds).
     #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_duration)]
     pod_eviction_timeout: Duration,
+    /// Wait before restarting kube-apiserver or kube-controller-manager after it exits;
+    /// doubles with each restart within 2 minutes (up to 16 times this); more than 5
+    /// restarts within 2 minutes stop the control plane.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    restart_backoff: Duration,
     /// Extra kube-apiserver flag, such as --apiserver-arg=--v=2 (repeatable).
     #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
     apiserver_arg: Vec<String>,
@@ -169,6 +174,7 @@ fn up(a: &UpArgs) -> anyhow::Result<ExitCode> {
     opts.node_startup_grace_period = a.node_startup_grace_period;
     opts.node_eviction_rate = a.node_eviction_rate;
     opts.pod_eviction_timeout = a.pod_eviction_timeout;
+    opts.restart_backoff = a.restart_backoff;
     opts.extra_apiserver_args = a.apiserver_arg.clone();
     opts.extra_controller_manager_args = a.controller_manager_arg.clone();
     let started = Instant::now();
