@@ -198,6 +198,8 @@ pub struct Driver<A: Actuator, V: ClusterView> {
     deferred_since: Option<tokio::time::Instant>,
     /// Pod operations that failed, by pod name, retried on every tick.
     retry_ops: BTreeMap<String, PodOp>,
+    /// Since when some node the scenario has up is seen not Ready.
+    unready_since: Option<tokio::time::Instant>,
 }
 
 /// Scheduler configuration and target workload of `scenario` and `plan`, as the simulator
@@ -358,6 +360,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             gang_members: BTreeMap::new(),
             deferred_since: None,
             retry_ops: BTreeMap::new(),
+            unready_since: None,
             scenario: scenario.clone(),
             seed,
             rng: drydock_sim::rng::stream(seed, "scheduler"),
@@ -525,7 +528,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         }
     }
 
-    fn is_over(&self) -> bool {
+    fn is_over(&mut self) -> bool {
         if !self.events.is_empty() {
             return false;
         }
@@ -541,12 +544,32 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             )
         });
         // Wall time too: a gang just created may not be visible in the stores yet.
-        !busy
+        let quiet = !busy
             && self.workload.next_arrival().is_none()
             && self.idle_cycles >= 5
             && self
                 .idle_since
-                .is_some_and(|t| t.elapsed() >= self.config.quiet_period)
+                .is_some_and(|t| t.elapsed() >= self.config.quiet_period);
+        if !quiet {
+            return false;
+        }
+        // A node the scenario has up but the API shows not Ready (after an API-server outage
+        // longer than the node monitor grace period, until its kubelet's status is seen again)
+        // can still change things, for up to two minutes.
+        let unready = self.not_ready().iter().any(|name| {
+            self.names
+                .iter()
+                .position(|n| n == name)
+                .is_some_and(|i| self.up[i])
+        });
+        if !unready {
+            self.unready_since = None;
+            return true;
+        }
+        let since = *self
+            .unready_since
+            .get_or_insert_with(tokio::time::Instant::now);
+        since.elapsed() >= Duration::from_secs(120)
     }
 
     /// One tick at scenario time `now`: observe, apply due failures and repairs, reconcile

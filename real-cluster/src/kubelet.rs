@@ -469,6 +469,72 @@ impl<C: Clock> FakeKubelet<C> {
         }
     }
 
+    /// One pass of the node status loop over `nodes` (the run's nodes as last observed): each
+    /// alive node of this kubelet whose `Ready` condition is not `True` (or is missing) gets a
+    /// Ready status posted again. A kubelet reasserts its conditions so: after an API-server
+    /// outage longer than the controller-manager's node monitor grace period, the
+    /// controller-manager marks every node `Unknown` once it is back, and only the node's
+    /// kubelet sets it `True` again. Returns the number of nodes reposted; failures are logged
+    /// and retried on the next pass.
+    pub async fn status_pass(&self, nodes: &[Arc<Node>]) -> usize {
+        let todo: Vec<(String, FakeNodeSpec, u32)> = nodes
+            .iter()
+            .filter(|n| n.metadata.deletion_timestamp.is_none())
+            .filter(|n| {
+                !n.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+                    .is_some_and(|c| c.status == "True")
+            })
+            .filter_map(|n| {
+                let name = n.metadata.name.clone()?;
+                self.with_state(|s| {
+                    s.nodes
+                        .get(&name)
+                        .filter(|e| e.alive)
+                        .map(|e| (name.clone(), e.spec.clone(), e.index))
+                })
+            })
+            .collect();
+        let api: Api<Node> = Api::all(self.client.clone());
+        let mut posted = 0;
+        for (name, spec, index) in todo {
+            match api
+                .patch_status(
+                    &name,
+                    &kubelet_params(),
+                    &Patch::Merge(node_status_patch(&spec, index, true)),
+                )
+                .await
+            {
+                Ok(_) => posted += 1,
+                Err(e) if status_code(&e) == Some(404) => {}
+                Err(e) => {
+                    tracing::warn!(node = %name, error = %e, "cannot post Ready status; retrying");
+                }
+            }
+        }
+        if posted > 0 {
+            tracing::info!(
+                posted,
+                "fake nodes seen not Ready while alive: Ready status posted again"
+            );
+        }
+        posted
+    }
+
+    /// The node status loop: a [`FakeKubelet::status_pass`] over `store` every renewal
+    /// interval, until the task is aborted.
+    pub async fn status_loop(self: Arc<Self>, store: Store<Node>) {
+        let mut tick = tokio::time::interval(self.config.renew_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.status_pass(&store.state()).await;
+        }
+    }
+
     /// Node failure as a dead kubelet: stops renewing `name`'s Lease and stops acting on its
     /// pods. Returns false if the node is not one of this kubelet's.
     pub fn stop_node(&self, name: &str) -> bool {

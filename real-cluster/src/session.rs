@@ -24,6 +24,44 @@ use crate::error::{RealError, status_code};
 use crate::kubelet::{FakeKubelet, KubeletConfig};
 use crate::names::{is_ours, new_run_id, owner_labels, run_selector};
 
+/// The reconnect backoff of drydock's watches (the run's reflectors, and the test monitor):
+/// 100 ms doubling up to 1 s, back to 100 ms after a success. kube-runtime's default (800 ms
+/// doubling up to 30 s, reset only after 2 minutes without errors, as client-go's reflector)
+/// spares a struggling API server but leaves the driver's view stale for up to 30 s after an
+/// API-server restart; drydock's watches are few and on its own objects.
+#[derive(Debug, Clone)]
+pub struct WatchBackoff {
+    next: Duration,
+}
+
+impl WatchBackoff {
+    /// First wait.
+    pub const MIN: Duration = Duration::from_millis(100);
+    /// Longest wait.
+    pub const MAX: Duration = Duration::from_secs(1);
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        WatchBackoff { next: Self::MIN }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+    fn next(&mut self) -> Option<Duration> {
+        let d = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        Some(d)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::MIN;
+    }
+}
+
 /// True when `url`'s host is a loopback address (`127.0.0.0/8`, `::1`) or `localhost`.
 pub fn is_loopback(url: &http::Uri) -> bool {
     let Some(host) = url.host() else {
@@ -542,7 +580,7 @@ pub async fn run(
             Api::<Node>::all(client.clone()),
             watcher::Config::default().labels(&selector),
         )
-        .default_backoff(),
+        .backoff(WatchBackoff::default()),
     );
     let pod_watch = reflector(
         pod_writer,
@@ -550,7 +588,7 @@ pub async fn run(
             Api::<Pod>::namespaced(client.clone(), &namespace),
             watcher::Config::default().labels(&selector),
         )
-        .default_backoff(),
+        .backoff(WatchBackoff::default()),
     );
     let mut tasks = vec![
         tokio::spawn(node_watch.for_each(|e| {
@@ -579,6 +617,9 @@ pub async fn run(
     tasks.push(tokio::spawn(Arc::clone(&kubelet).lease_loop()));
     tasks.push(tokio::spawn(
         Arc::clone(&kubelet).pod_loop(pod_store.clone()),
+    ));
+    tasks.push(tokio::spawn(
+        Arc::clone(&kubelet).status_loop(node_store.clone()),
     ));
     let actuator = Arc::new(KubeActuator::new(
         client.clone(),

@@ -339,7 +339,7 @@ impl ApiMonitor {
             Api::<Pod>::namespaced(client.clone(), namespace),
             watcher::Config::default(),
         )
-        .default_backoff();
+        .backoff(crate::session::WatchBackoff::default());
         let s = Arc::clone(&seen);
         let pod_task = tokio::spawn(async move {
             let mut live = Live::default();
@@ -382,7 +382,7 @@ impl ApiMonitor {
             Api::<Node>::all(client),
             watcher::Config::default().labels(&run_selector(run)),
         )
-        .default_backoff();
+        .backoff(crate::session::WatchBackoff::default());
         let s = Arc::clone(&seen);
         let node_task = tokio::spawn(async move {
             futures::pin_mut!(nodes);
