@@ -481,11 +481,11 @@ impl<C: Clock> FakeKubelet<C> {
             .iter()
             .filter(|n| n.metadata.deletion_timestamp.is_none())
             .filter(|n| {
-                !n.status
+                n.status
                     .as_ref()
                     .and_then(|s| s.conditions.as_ref())
                     .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-                    .is_some_and(|c| c.status == "True")
+                    .is_none_or(|c| c.status != "True")
             })
             .filter_map(|n| {
                 let name = n.metadata.name.clone()?;
