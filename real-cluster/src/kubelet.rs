@@ -8,6 +8,12 @@
 //! so the controller-manager's node lifecycle controller marks it NotReady, taints it
 //! `node.kubernetes.io/unreachable` and evicts its pods after their `tolerationSeconds`
 //! (kubernetes-semantics.md §6.1 \[src\]). It only ever writes objects labelled as its run's.
+//!
+//! While the API server is unreachable (a restart), Lease renewals and status writes fail and
+//! are retried on the next pass. An outage shorter than the controller-manager's
+//! `--node-monitor-grace-period` leaves the nodes Ready; after a longer one the
+//! controller-manager marks them `Unknown`, and [`FakeKubelet::status_pass`] posts them Ready
+//! again, as a kubelet reasserts its node status.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

@@ -546,10 +546,12 @@ impl ApiProbe {
 }
 
 /// Runs `scenario` on the cluster of `client` (server URL `server`): drydock's namespace,
-/// reflectors of the run's nodes and pods (with the watcher's default backoff, so watch
-/// disconnects and API server restarts are retried), the fake kubelet's Lease and pod tasks,
-/// then [`Driver::setup`], [`Driver::wait_ready`] and [`Driver::run`]. Everything the run
-/// created is removed at the end, whatever happened; `cancel` resolving (Ctrl-C) stops the
+/// reflectors of the run's nodes and pods (reconnecting after [`WatchBackoff`], so watch
+/// disconnects and API server restarts are survived), the fake kubelet's Lease, pod and node
+/// status tasks, an [`ApiProbe`], then [`Driver::setup`], [`Driver::wait_ready`] and
+/// [`Driver::run`] (which retries transient errors). Everything the run created is removed at
+/// the end, whatever happened ([`cleanup_run_retrying`]); the report lists the API-server
+/// outages seen ([`RealReport::api_outages`]); `cancel` resolving (Ctrl-C) stops the
 /// run early, and the report then covers the scenario time reached.
 ///
 /// # Errors
