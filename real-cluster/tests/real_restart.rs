@@ -379,3 +379,69 @@ async fn restart_case(grace: Duration) {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// A component that keeps crashing is not restarted forever: after 5 restarts within 2 minutes
+/// `drydock-cp up` stops the whole control plane, says why in its log, and `down` finds
+/// nothing running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_a_crash_looping_component_stops_the_control_plane() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("cluster");
+    let mut opts = UpOptions::new(&dir);
+    opts.port = 0;
+    opts.restart_backoff = Duration::from_millis(10);
+    let progress = |line: &str| eprintln!("crash-loop test cluster: {line}");
+    let info = controlplane::up(&opts, &progress)
+        .await
+        .expect("the crash-loop test's own control plane starts")
+        .info()
+        .clone();
+    let body = async {
+        let mut pid = None;
+        for round in 1..=6u32 {
+            let killed = kill_component(&dir, "kube-controller-manager").expect("kill");
+            if let Some(p) = pid {
+                assert_eq!(killed, p, "the restarted process is the one listed");
+            }
+            if round == 6 {
+                break;
+            }
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            pid = loop {
+                if let Some(c) = controlplane::components(&dir)
+                    .into_iter()
+                    .find(|c| c.name == "kube-controller-manager" && c.pid != killed)
+                {
+                    assert_eq!(c.restarts, round);
+                    break Some(c.pid);
+                }
+                assert!(tokio::time::Instant::now() < deadline, "round {round}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+        }
+        // The sixth exit within 2 minutes: drydock-cp up gives up and stops everything.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while controlplane::status(&dir).await.process.is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "drydock-cp up still running after a crash loop"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let log = std::fs::read_to_string(&info.log).expect("drydock-cp log");
+        assert!(
+            log.contains("kube-controller-manager") && log.contains("keeps crashing"),
+            "{log}"
+        );
+        assert!(controlplane::components(&dir).is_empty());
+    };
+    let outcome = std::panic::AssertUnwindSafe(body).catch_unwind().await;
+    let down = controlplane::down(&dir, false).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    assert!(
+        matches!(down, Ok(controlplane::DownOutcome::NotRunning)),
+        "{down:?}"
+    );
+}
