@@ -15,10 +15,16 @@
 //! and their median, minimum and maximum after each benchmark. Cleanup (deleting the pods, the
 //! nodes, their Leases and the namespace, then waiting until they are gone) is not timed.
 //!
-//! The control plane is the local one of `drydock cluster up`, started for the bench in
-//! `~/.local/state/drydock/bench-cluster` and stopped at the end, so no test shares it; set
-//! `DRYDOCK_BENCH_KUBECONFIG` to use a running cluster instead (it must be a disposable one:
-//! the bench registers thousands of nodes). Run with
+//! Each iteration also prints the CPU time the control plane's processes and the bench itself
+//! used in each phase (from `/proc`), which shows where a phase's time goes.
+//!
+//! The control plane is the local one of `drydock cluster up` with its default flags, started
+//! for the bench in `~/.local/state/drydock/bench-cluster` (unless already running there) and
+//! stopped at the end if the bench started it, so no test shares it.
+//! `DRYDOCK_BENCH_APISERVER_ARGS` and `DRYDOCK_BENCH_CONTROLLER_MANAGER_ARGS` add
+//! (whitespace-separated) flags to its components, for experiments; it then runs in
+//! `bench-cluster-custom`, always started afresh. `DRYDOCK_BENCH_KUBECONFIG` names a running
+//! cluster to use instead (a disposable one: the bench registers thousands of nodes). Run with
 //! `cargo bench -p drydock-real-cluster --bench scale` (see BENCHMARKS.md); each iteration of
 //! the large point takes about a minute, so criterion's sample size is its minimum, 10, one
 //! iteration per sample, after one warm-up iteration.
@@ -63,6 +69,19 @@ const PHASE_TIMEOUT: Duration = Duration::from_secs(900);
 const SERVER: &str = "bench cluster";
 /// Environment variable naming the kubeconfig of a running cluster to use instead.
 const KUBECONFIG_ENV: &str = "DRYDOCK_BENCH_KUBECONFIG";
+/// Environment variables with extra kube-apiserver and kube-controller-manager flags
+/// (whitespace-separated) for the bench's own control plane, for experiments; with either set,
+/// the control plane runs in `bench-cluster-custom` and is always started afresh.
+const APISERVER_ARGS_ENV: &str = "DRYDOCK_BENCH_APISERVER_ARGS";
+const CONTROLLER_MANAGER_ARGS_ENV: &str = "DRYDOCK_BENCH_CONTROLLER_MANAGER_ARGS";
+
+fn env_args(name: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
 
 /// The cluster the bench runs against, connected on first use.
 struct Env {
@@ -96,17 +115,43 @@ impl Env {
         }
         let client = self.rt.block_on(async {
             let kubeconfig = match std::env::var_os(KUBECONFIG_ENV).filter(|v| !v.is_empty()) {
-                Some(p) => PathBuf::from(p),
+                Some(p) => {
+                    let p = PathBuf::from(p);
+                    // A cluster of `drydock cluster up`: its PID is beside the kubeconfig.
+                    *self.cp_pid.lock().unwrap_or_else(|e| e.into_inner()) = p
+                        .parent()
+                        .and_then(|d| std::fs::read_to_string(d.join("drydock-cp.pid")).ok())
+                        .and_then(|s| s.trim().parse().ok());
+                    p
+                }
                 None => {
+                    let apiserver = env_args(APISERVER_ARGS_ENV);
+                    let controller_manager = env_args(CONTROLLER_MANAGER_ARGS_ENV);
+                    let custom = !(apiserver.is_empty() && controller_manager.is_empty());
                     let dir = controlplane::state_root()
                         .expect("a state directory ($XDG_STATE_HOME or $HOME)")
-                        .join("bench-cluster");
+                        .join(if custom {
+                            "bench-cluster-custom"
+                        } else {
+                            "bench-cluster"
+                        });
                     let mut opts = UpOptions::new(&dir);
                     opts.port = 0;
+                    opts.extra_apiserver_args = apiserver;
+                    opts.extra_controller_manager_args = controller_manager;
                     let progress = |line: &str| eprintln!("real_scale: {line}");
-                    let outcome = controlplane::up(&opts, &progress)
+                    let mut outcome = controlplane::up(&opts, &progress)
                         .await
                         .expect("the local control plane starts (see drydock cluster up)");
+                    if custom && matches!(outcome, UpOutcome::AlreadyRunning(_)) {
+                        // Its flags are unknown: start it again with these.
+                        controlplane::down(&dir, false)
+                            .await
+                            .expect("stop the custom bench control plane");
+                        outcome = controlplane::up(&opts, &progress)
+                            .await
+                            .expect("the local control plane starts (see drydock cluster up)");
+                    }
                     *self.cp_pid.lock().unwrap_or_else(|p| p.into_inner()) =
                         Some(outcome.info().pid);
                     if let UpOutcome::Started(info) = &outcome {

@@ -456,13 +456,17 @@ impl<C: Clock> FakeKubelet<C> {
     /// old (or will be within `early`); returns the number of failed renewals.
     async fn renew_due(&self, early: Duration) -> usize {
         let due_before = Instant::now() + early;
-        let due: Vec<String> = self.with_state(|s| {
+        let mut due: Vec<(Instant, String)> = self.with_state(|s| {
             s.nodes
                 .iter()
                 .filter(|(_, e)| e.alive && e.renewed + self.config.renew_interval <= due_before)
-                .map(|(n, _)| n.clone())
+                .map(|(n, e)| (e.renewed, n.clone()))
                 .collect()
         });
+        // Stalest first: when the API server cannot keep up, the Leases nearest to expiry go
+        // first.
+        due.sort();
+        let due: Vec<String> = due.into_iter().map(|(_, n)| n).collect();
         if due.is_empty() {
             return 0;
         }
