@@ -125,6 +125,14 @@ fn kubelet_params() -> PatchParams {
     }
 }
 
+/// Create parameters of the fake kubelet's writes (field manager [`FIELD_MANAGER_KUBELET`]).
+fn kubelet_post() -> PostParams {
+    PostParams {
+        field_manager: Some(FIELD_MANAGER_KUBELET.to_string()),
+        ..Default::default()
+    }
+}
+
 fn now_time() -> Time {
     Time(Timestamp::now())
 }
@@ -322,10 +330,7 @@ impl<C: Clock> FakeKubelet<C> {
         });
         let sent = Instant::now();
         let created = nodes
-            .create(
-                &PostParams::default(),
-                &node_with_status(spec, &self.run, index),
-            )
+            .create(&kubelet_post(), &node_with_status(spec, &self.run, index))
             .await;
         let (node, status_written) = match created {
             // A server that dropped the status on create gets it through the subresource.
@@ -416,7 +421,7 @@ impl<C: Clock> FakeKubelet<C> {
                 ..Default::default()
             }),
         };
-        match leases.create(&PostParams::default(), &lease).await {
+        match leases.create(&kubelet_post(), &lease).await {
             Ok(_) => Ok(()),
             Err(e) if status_code(&e) == Some(409) => match leases.get_opt(&name).await {
                 Ok(Some(existing)) if is_ours(&existing.metadata, Some(&self.run)) => {

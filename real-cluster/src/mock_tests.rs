@@ -271,7 +271,7 @@ async fn registering_a_node_creates_it_with_its_status_and_a_lease() {
         assert_eq!(seen.method, http::Method::POST);
         assert_eq!(
             seen.path,
-            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases?"
+            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases?&fieldManager=drydock-fake-kubelet"
         );
         assert_eq!(seen.body["spec"]["holderIdentity"], "dd-a100-0");
         assert_eq!(seen.body["spec"]["leaseDurationSeconds"], 40);
