@@ -666,46 +666,68 @@ impl<C: Clock> FakeKubelet<C> {
     /// Running after its startup delay ([`ANN_STARTUP_DELAY`], scenario time on the clock).
     /// Each transition runs on its own task; each pod is handled once.
     pub fn pass(self: &Arc<Self>, pods: &[Arc<Pod>]) {
-        for pod in pods {
-            let Some(uid) = pod.metadata.uid.clone() else {
-                continue;
-            };
-            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
-                continue;
-            };
-            if !is_ours(&pod.metadata, Some(&self.run)) {
-                continue;
+        enum Work {
+            Delete(Arc<Pod>, i64),
+            Start(Arc<Pod>, u32, u32),
+        }
+        // One lock for the whole pass, and no allocation for the pods with nothing to do (the
+        // Running ones, nearly all of them at scale): a pass over 10,000 pods every 100 ms
+        // must stay cheap.
+        let work: Vec<Work> = self.with_state(|s| {
+            let mut work = Vec::new();
+            for pod in pods {
+                let deleting = pod.metadata.deletion_timestamp.is_some();
+                let phase = pod.status.as_ref().and_then(|st| st.phase.as_deref());
+                if !deleting && !matches!(phase, None | Some("Pending")) {
+                    continue;
+                }
+                let Some(uid) = pod.metadata.uid.as_deref() else {
+                    continue;
+                };
+                if deleting && s.deleting.contains(uid) || !deleting && s.started.contains(uid) {
+                    continue;
+                }
+                let Some(node) = pod.spec.as_ref().and_then(|sp| sp.node_name.as_deref()) else {
+                    continue;
+                };
+                let Some(entry) = s.nodes.get(node).filter(|e| e.alive) else {
+                    continue;
+                };
+                if !is_ours(&pod.metadata, Some(&self.run)) {
+                    continue;
+                }
+                if deleting {
+                    s.deleting.insert(uid.to_string());
+                    let grace = pod
+                        .metadata
+                        .deletion_grace_period_seconds
+                        .unwrap_or(0)
+                        .max(0);
+                    work.push(Work::Delete(Arc::clone(pod), grace));
+                } else {
+                    let index = entry.index;
+                    s.started.insert(uid.to_string());
+                    work.push(Work::Start(Arc::clone(pod), index, s.started.len() as u32));
+                }
             }
-            let alive = self.with_state(|s| s.nodes.get(&node).map(|e| (e.alive, e.index)));
-            let Some((true, index)) = alive else { continue };
-            let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
-            if pod.metadata.deletion_timestamp.is_some() {
-                if !self.with_state(|s| s.deleting.insert(uid)) {
-                    continue;
+            work
+        });
+        for w in work {
+            let me = Arc::clone(self);
+            match w {
+                Work::Delete(pod, grace) => {
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(grace as u64)).await;
+                        me.force_delete(&pod).await;
+                    });
                 }
-                let grace = pod
-                    .metadata
-                    .deletion_grace_period_seconds
-                    .unwrap_or(0)
-                    .max(0);
-                let me = Arc::clone(self);
-                let pod = Arc::clone(pod);
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(grace as u64)).await;
-                    me.force_delete(&pod).await;
-                });
-            } else if matches!(phase.as_deref(), None | Some("Pending")) {
-                if !self.with_state(|s| s.started.insert(uid)) {
-                    continue;
+                Work::Start(pod, index, pod_index) => {
+                    let delay = self.clock.wall(startup_delay(&pod));
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        me.start_pod(&pod, index, pod_index).await;
+                    });
                 }
-                let delay = self.clock.wall(startup_delay(pod));
-                let me = Arc::clone(self);
-                let pod = Arc::clone(pod);
-                let pod_index = self.with_state(|s| s.started.len() as u32);
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    me.start_pod(&pod, index, pod_index).await;
-                });
             }
         }
     }
