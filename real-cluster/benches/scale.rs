@@ -23,7 +23,8 @@
 //! stopped at the end if the bench started it, so no test shares it.
 //! `DRYDOCK_BENCH_APISERVER_ARGS` and `DRYDOCK_BENCH_CONTROLLER_MANAGER_ARGS` add
 //! (whitespace-separated) flags to its components, for experiments; it then runs in
-//! `bench-cluster-custom`, always started afresh. `DRYDOCK_BENCH_KUBECONFIG` names a running
+//! `bench-cluster-custom`, always started afresh. `DRYDOCK_BENCH_SIZES=NODESxPODS,...` replaces
+//! the two points. `DRYDOCK_BENCH_KUBECONFIG` names a running
 //! cluster to use instead (a disposable one: the bench registers thousands of nodes). Run with
 //! `cargo bench -p drydock-real-cluster --bench scale` (see BENCHMARKS.md); each iteration of
 //! the large point takes about a minute, so criterion's sample size is its minimum, 10, one
@@ -74,6 +75,8 @@ const KUBECONFIG_ENV: &str = "DRYDOCK_BENCH_KUBECONFIG";
 /// the control plane runs in `bench-cluster-custom` and is always started afresh.
 const APISERVER_ARGS_ENV: &str = "DRYDOCK_BENCH_APISERVER_ARGS";
 const CONTROLLER_MANAGER_ARGS_ENV: &str = "DRYDOCK_BENCH_CONTROLLER_MANAGER_ARGS";
+/// Environment variable replacing the (nodes, pods) points, as `NODESxPODS,...`.
+const SIZES_ENV: &str = "DRYDOCK_BENCH_SIZES";
 
 fn env_args(name: &str) -> Vec<String> {
     std::env::var(name)
@@ -614,6 +617,28 @@ async fn remove_leftovers(client: &kube::Client) {
     }
 }
 
+/// The (nodes, pods) points: 500 and 1,000 (quick), 5,000 and 10,000 (the target), or those
+/// of `DRYDOCK_BENCH_SIZES` (`NODESxPODS,...`, for experiments).
+fn sizes() -> Vec<(usize, usize)> {
+    let Ok(text) = std::env::var(SIZES_ENV) else {
+        return vec![(500, 1_000), (5_000, 10_000)];
+    };
+    text.split(',')
+        .map(|p| {
+            let parsed = p.trim().split_once('x').and_then(|(n, m)| {
+                Some((
+                    n.trim().parse::<usize>().ok()?,
+                    m.trim().parse::<usize>().ok()?,
+                ))
+            });
+            match parsed {
+                Some((n, m)) if n > 0 => (n, m),
+                _ => panic!("{SIZES_ENV}: {p:?} is not NODESxPODS with NODES > 0"),
+            }
+        })
+        .collect()
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -662,7 +687,7 @@ fn real_scale(c: &mut Criterion, env: &Env) {
         // One warm-up iteration, then one iteration per sample.
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(1));
-    for (n, m) in [(500usize, 1_000usize), (5_000, 10_000)] {
+    for (n, m) in sizes() {
         let id = format!("{n}-nodes-{m}-pods");
         let phases: Mutex<Vec<Phases>> = Mutex::new(Vec::new());
         g.bench_function(BenchmarkId::from_parameter(&id), |b| {
