@@ -37,8 +37,9 @@ enum Command {
     Validate(cli::validate::Args),
     /// Print the JSON Schema of scenario files (for editor completion).
     Schema(cli::schema::Args),
-    /// Run a scenario over seeds and settings in parallel; mean and 95% interval per variant.
-    Sweep(cli::sweep::Args),
+    /// Run a scenario over seeds and settings in parallel (or on a Kubernetes cluster); mean and
+    /// 95% interval per variant.
+    Sweep(Box<cli::sweep::Args>),
     /// Reproduce a published experiment (`fgd`: the FGD study on the Alibaba openb traces).
     Experiment(cli::experiment::Args),
     /// Compare two run reports (summary.json) side by side.
@@ -79,12 +80,17 @@ fn main() -> ExitCode {
 }
 
 /// One subscriber for the whole binary: compact, no wall-clock timestamps, to stderr,
-/// filtered by `RUST_LOG` (default `warn`).
+/// filtered by `RUST_LOG` (default `warn`, with kube-rs's client quiet: drydock reports each
+/// failed request itself, with a hint, and kube-rs would log it a second time). Colour only
+/// when stderr is a terminal and `NO_COLOR` is unset.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,kube_client=off"));
+    let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(color)
         .without_time()
         .compact()
         .with_writer(std::io::stderr)

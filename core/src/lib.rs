@@ -61,7 +61,7 @@ pub use frag::{Fragmentation, TargetWorkload, TypicalPod};
 pub use ids::{GpuModel, GroupId, NodeId, PodId, PoolId};
 pub use policy::scheduler::{
     Bind, NodeScore, NodeScorer, PendingPod, PolicyKind, Preemption, ResourceWeights, Scheduler,
-    SchedulerConfig, ScoreContext, TieBreak, Unschedulable,
+    SchedulerConfig, ScoreContext, TieBreak, Unschedulable, VictimState,
 };
 pub use resources::{DeviceSet, GpuRequest, MILLI_PER_GPU, PodRequest};
 pub use time::{SimDuration, SimTime};

@@ -891,6 +891,43 @@ fn preempt_leaves_the_cluster_exactly_as_it_was() {
     assert_eq!(c, before);
 }
 
+/// A preemption evicts each victim gang once, in id order, and only the running ones: a gang
+/// stalled on a dead node (its pods wait for the node lifecycle controller) and a gang already
+/// terminating are left alone; pods of no gang are skipped. Nominated nodes come sorted, once.
+#[test]
+fn preemption_evicts_each_running_victim_gang_once() {
+    use drydock_core::{Preemption, VictimState};
+    let p = Preemption {
+        // Gang 5 has two victim pods, gang 3 one, gang 7 (stalled) one, gang 8 (terminating)
+        // one; pod 99 belongs to no gang.
+        victims: vec![
+            (NodeId(1), PodId(50)),
+            (NodeId(0), PodId(30)),
+            (NodeId(1), PodId(51)),
+            (NodeId(2), PodId(70)),
+            (NodeId(2), PodId(80)),
+            (NodeId(0), PodId(99)),
+        ],
+        nominated: vec![NodeId(2), NodeId(1), NodeId(2)],
+    };
+    let group_of = |pod: PodId| (pod.0 != 99).then_some(GroupId((pod.0 / 10) as u32));
+    let state = |g: GroupId| match g.0 {
+        7 => VictimState::Stalled,
+        8 => VictimState::Other,
+        _ => VictimState::Running,
+    };
+    assert_eq!(
+        p.gangs_to_evict(group_of, state),
+        vec![GroupId(3), GroupId(5)]
+    );
+    assert_eq!(p.nominated_nodes(), vec![NodeId(1), NodeId(2)]);
+    // Every victim stalled: nothing to evict (the preemptor then waits for no one).
+    assert!(
+        p.gangs_to_evict(group_of, |_| VictimState::Stalled)
+            .is_empty()
+    );
+}
+
 /// The reason shown for a waiting pod prefers a resource shortage over the nodes that could
 /// never hold it (wrong model, selector, taint), however many of those there are.
 #[test]

@@ -13,6 +13,10 @@
 //! kubelet at their time (Kubernetes then marks the node NotReady, taints it and evicts its
 //! pods, §6.1 \[src\]); the gang restarts from its last checkpoint when a pod of it dies.
 //!
+//! The simulator releases a gang's pods in one event (completion, end of a preemption's grace
+//! period, eviction); the API shows them go one by one. A cycle that would see a gang partly
+//! released waits for the next tick, so that both decide on the same cluster.
+//!
 //! Simplifications, beside the simulator's own: permit-wait gangs are scheduled all or nothing
 //! (holding resources needs a Permit stage no API offers); random failures are not injected.
 
@@ -24,6 +28,7 @@ use std::time::Duration;
 use drydock_core::frag::{TargetWorkload, cluster_fragmentation};
 use drydock_core::{
     GroupId, NodeId, PendingPod, PodSpec, Scheduler, SchedulerConfig, SimDuration, SimTime,
+    VictimState,
 };
 use drydock_scenarios::{FailureTarget, GangMode, Scenario};
 use drydock_sim::Summary;
@@ -105,6 +110,9 @@ pub struct Observations {
     pub overcommitted: Vec<String>,
     /// Pods bound more than once (a pod whose node changed), at most 100.
     pub rebound: Vec<String>,
+    /// Scheduling cycles put off to the next tick because a gang's pods were seen partly
+    /// released (some gone or terminal, some still holding their node).
+    pub cycles_deferred: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +172,10 @@ pub struct Driver<A: Actuator, V: ClusterView> {
     end: Option<SimTime>,
     /// Jobs whose current gang's pods are not all created yet (a create failed).
     to_create: std::collections::BTreeSet<u32>,
+    /// Pods seen of each gang whose pods are still in the view.
+    gang_members: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Since when cycles are put off for a partly released gang.
+    deferred_since: Option<tokio::time::Instant>,
 }
 
 /// Scheduler configuration and target workload of `scenario` and `plan`, as the simulator
@@ -321,6 +333,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             duration: scenario.duration.map(|d| SimTime(d.0)),
             end: None,
             to_create: Default::default(),
+            gang_members: BTreeMap::new(),
+            deferred_since: None,
             scenario: scenario.clone(),
             seed,
             rng: drydock_sim::rng::stream(seed, "scheduler"),
@@ -523,20 +537,62 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         create.extend(self.workload.arrive(now));
         create.extend(self.workload.backoff_expired(now));
         self.create_gangs(&create).await?;
-        if now >= self.next_cycle {
-            self.cycle(now).await?;
+        if now >= self.next_cycle && self.cycle(now).await? {
             let c = cycle.0.max(1);
             self.next_cycle = SimTime((now.0 / c + 1).saturating_mul(c));
         }
         Ok(())
     }
 
+    /// A gang whose release is seen only in part: some of its pods gone or terminal, some
+    /// still bound and holding their resources. The simulator releases a gang's pods in one
+    /// event (a completion, the end of a preemption's grace period, an eviction); the API shows
+    /// the pods go one by one, a few milliseconds apart. Updates the gangs' members seen.
+    fn gang_in_release(&mut self, pods: &[Arc<Pod>]) -> Option<String> {
+        // Per gang: pods present, terminal, and holding (bound, not terminal).
+        let mut present: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+        for p in pods {
+            let (Some(name), Some(gang)) = (
+                p.metadata.name.as_deref(),
+                p.metadata.labels.as_ref().and_then(|l| l.get(LABEL_GANG)),
+            ) else {
+                continue;
+            };
+            let terminal = is_terminal(p);
+            let holding = !terminal
+                && (node_of(p).is_some()
+                    || self.placements.get(name).is_some_and(|pl| !pl.observed));
+            let e = present.entry(gang.as_str()).or_default();
+            e.0 += 1;
+            e.1 += usize::from(terminal);
+            e.2 += usize::from(holding);
+            let members = self.gang_members.entry(gang.clone()).or_default();
+            if !members.contains(name) {
+                members.insert(name.to_string());
+            }
+        }
+        // Gangs with no pod left are released in full.
+        self.gang_members
+            .retain(|g, _| present.contains_key(g.as_str()));
+        self.gang_members.iter().find_map(|(g, members)| {
+            let (n, terminal, holding) = present.get(g.as_str()).copied().unwrap_or_default();
+            let released = members.len().saturating_sub(n) + terminal;
+            (holding > 0 && released > 0).then(|| g.clone())
+        })
+    }
+
+    /// Something happened that may let a waiting gang fit (pods created, resources released,
+    /// a node changed): the quiet period that ends a run without a duration starts over.
+    fn active(&mut self) {
+        self.idle_cycles = 0;
+        self.idle_since = None;
+    }
+
     /// Creates the pods of the current gang of each job of `jobs`. Jobs whose pods could not
     /// all be created are retried on the next tick; the first error is returned.
     async fn create_gangs(&mut self, jobs: &[u32]) -> Result<(), RealError> {
         if !jobs.is_empty() {
-            self.idle_cycles = 0;
-            self.idle_since = None;
+            self.active();
         }
         let mut first_err = None;
         for chunk in jobs.chunks(self.config.concurrency.max(1)) {
@@ -625,6 +681,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                     }
                     self.up[i] = true;
                     self.epoch[i] += 1;
+                    self.active();
                     for j in 0..self.workload.jobs.len() as u32 {
                         let s = &self.workload.jobs[j as usize];
                         let all_up = s
@@ -691,6 +748,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                     if self.gang_dead(j, pods) {
                         self.delete_gang(&gang, workers, pods).await;
                         self.last_event = now;
+                        self.active();
                         if self.workload.fail_and_restart(j, now) {
                             self.create_gangs(&[j]).await?;
                         }
@@ -711,6 +769,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                         }
                         self.workload.completed(j, at);
                         self.last_event = self.last_event.max(at);
+                        self.active();
                     }
                 }
                 JobPhase::Terminating => {
@@ -832,10 +891,25 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         }
     }
 
-    async fn cycle(&mut self, now: SimTime) -> Result<(), RealError> {
-        self.obs.cycles += 1;
+    /// One scheduling cycle; false when it was put off to the next tick because a gang's
+    /// release is seen only in part (for at most two seconds of wall time, in case a pod
+    /// never goes).
+    async fn cycle(&mut self, now: SimTime) -> Result<bool, RealError> {
         let nodes = self.view.nodes();
         let pods = self.view.pods();
+        if let Some(gang) = self.gang_in_release(&pods) {
+            let since = *self
+                .deferred_since
+                .get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() < Duration::from_secs(2) {
+                self.obs.cycles_deferred += 1;
+                self.active();
+                return Ok(false);
+            }
+            tracing::warn!(gang = %gang, "gang still partly released after 2 s; scheduling anyway");
+        }
+        self.deferred_since = None;
+        self.obs.cycles += 1;
         for p in &pods {
             if let (Some(name), Some(node)) = (p.metadata.name.as_ref(), node_of(p)) {
                 match self.bound_to.get(name) {
@@ -957,14 +1031,13 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             snap.cluster.nodes[n.0 as usize].unschedulable = false;
         }
         if placed_any {
-            self.idle_cycles = 0;
-            self.idle_since = None;
+            self.active();
         } else {
             self.idle_cycles = self.idle_cycles.saturating_add(1);
             self.idle_since
                 .get_or_insert_with(tokio::time::Instant::now);
         }
-        Ok(())
+        Ok(true)
     }
 
     async fn bind_gang(
@@ -1058,15 +1131,18 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         snap: &Snapshot,
         now: SimTime,
     ) {
-        let mut victims: Vec<u32> = p
-            .victims
-            .iter()
-            .filter_map(|(_, pod)| snap.pods.get(pod).and_then(|r| r.job))
-            .collect();
-        victims.sort_unstable();
-        victims.dedup();
+        // The simulator's rule: only running gangs are evicted. A gang stalled on a dead node
+        // keeps its pods until Kubernetes evicts them (no kubelet would confirm a deletion).
+        let victims = p.gangs_to_evict(
+            |pod| snap.pods.get(&pod).and_then(|r| r.job).map(GroupId),
+            |g| match self.workload.jobs.get(g.0 as usize).map(|s| s.phase) {
+                Some(JobPhase::Running) => VictimState::Running,
+                Some(JobPhase::Stalled) => VictimState::Stalled,
+                _ => VictimState::Other,
+            },
+        );
         let mut count = 0;
-        for v in victims {
+        for GroupId(v) in victims {
             if !self.workload.preempt(v, preemptor, now) {
                 continue;
             }
@@ -1082,9 +1158,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         }
         if let Some(s) = self.workload.jobs.get_mut(preemptor as usize) {
             s.awaiting_victims += count;
-            s.nominated = p.nominated.clone();
-            s.nominated.sort_unstable();
-            s.nominated.dedup();
+            s.nominated = p.nominated_nodes();
         }
     }
 
@@ -1117,6 +1191,40 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             }
         }
         errors
+    }
+
+    /// The per-job table in the simulator's layout (`jobs.csv`, [`drydock_sim::JobRow`]):
+    /// arrival, first start and end in scenario seconds, final phase, restarts, preemptions.
+    pub fn job_rows(&self) -> Vec<drydock_sim::JobRow> {
+        use drydock_sim::model::Phase;
+        let w = &self.workload;
+        w.plan
+            .jobs
+            .iter()
+            .zip(&w.jobs)
+            .enumerate()
+            .map(|(j, (p, s))| drydock_sim::JobRow {
+                name: p.name.clone(),
+                workers: p.workers,
+                gpus: w.gpu_milli(j as u32) as f64 / 1000.0,
+                priority: p.priority,
+                arrival_s: SimDuration(p.arrival.0).as_secs_f64(),
+                start_s: s.first_start.map(|t| SimDuration(t.0).as_secs_f64()),
+                end_s: s.finished.map(|t| SimDuration(t.0).as_secs_f64()),
+                phase: match s.phase {
+                    JobPhase::NotArrived => Phase::NotArrived,
+                    JobPhase::Pending => Phase::Pending,
+                    JobPhase::Running => Phase::Running,
+                    JobPhase::Stalled => Phase::Stalled,
+                    JobPhase::Terminating => Phase::Terminating,
+                    JobPhase::Backoff => Phase::Backoff,
+                    JobPhase::Completed => Phase::Completed,
+                    JobPhase::Failed => Phase::Failed,
+                },
+                restarts: s.restarts,
+                preemptions: s.preemptions,
+            })
+            .collect()
     }
 
     /// The run's report in the simulator's layout (`summary.json`): job counts, completion
@@ -1466,6 +1574,117 @@ mod tests {
             got.gpu.allocation_mean,
             want.gpu.allocation_mean
         );
+    }
+
+    /// A view that shows some pods as they were (a watch that has not delivered their last
+    /// update yet).
+    struct LaggingView {
+        mem: Arc<MemCluster>,
+        stale: std::sync::Mutex<BTreeMap<String, Arc<Pod>>>,
+    }
+
+    impl ClusterView for LaggingView {
+        fn nodes(&self) -> Vec<Arc<k8s_openapi::api::core::v1::Node>> {
+            self.mem.nodes()
+        }
+        fn pods(&self) -> Vec<Arc<Pod>> {
+            let stale = self.stale.lock().expect("lock");
+            let mut pods: Vec<Arc<Pod>> = self
+                .mem
+                .pods()
+                .into_iter()
+                .filter(|p| {
+                    !p.metadata
+                        .name
+                        .as_ref()
+                        .is_some_and(|n| stale.contains_key(n))
+                })
+                .collect();
+            pods.extend(stale.values().cloned());
+            pods
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cycle_waits_until_a_completed_gang_is_seen_released_in_full() {
+        // `a` holds both nodes until 10 s; `b` waits for a whole node.
+        let s = scenario(
+            "  training:\n    - {name: a, arrival: 0s, workers: 2, gpusPerWorker: 8, work: 10s}\n    - {name: b, arrival: 1s, workers: 1, gpusPerWorker: 8, work: 1h}\n",
+        );
+        let mem = Arc::new(MemCluster::new());
+        let view = LaggingView {
+            mem: Arc::clone(&mem),
+            stale: Default::default(),
+        };
+        let config = DriverConfig::new("r1", "ns", TimeScale::REAL_TIME);
+        let mut d = Driver::new(&s, None, None, config, Arc::clone(&mem), view).expect("driver");
+        d.setup().await.expect("setup");
+        for t in 0..=9 {
+            d.tick(SimTime(t * S), SimDuration(S)).await.expect("tick");
+        }
+        assert_eq!(d.workload().jobs[1].phase, JobPhase::Pending);
+        // At 10 s `a` completes and both its pods are marked Succeeded, but the view still
+        // shows worker 1 running: the cycle waits rather than place `b` on a half-released
+        // cluster (the simulator releases the gang in one event).
+        let w1 = mem.pod("a-j0-a0-w1").expect("pod");
+        d.view
+            .stale
+            .lock()
+            .expect("lock")
+            .insert("a-j0-a0-w1".into(), Arc::new(w1));
+        d.tick(SimTime(10 * S), SimDuration(S)).await.expect("tick");
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Completed);
+        assert_eq!(d.workload().jobs[1].phase, JobPhase::Pending);
+        assert_eq!(node_of_pod(&mem, "b-j1-a0-w0"), None);
+        assert_eq!(d.observations().cycles_deferred, 1);
+        // The watch catches up: `b` is placed at the next tick.
+        d.view.stale.lock().expect("lock").clear();
+        d.tick(SimTime(10 * S + 1), SimDuration(S))
+            .await
+            .expect("tick");
+        assert_eq!(d.workload().jobs[1].phase, JobPhase::Running);
+        assert!(node_of_pod(&mem, "b-j1-a0-w0").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_completion_restarts_the_quiet_period_so_waiting_jobs_get_their_turn() {
+        // `b` waits for `a`'s GPUs; with no quiet period, only the idle-cycle count keeps the
+        // run going while nothing happens.
+        let s = scenario(
+            "  training:\n    - {name: a, arrival: 0s, workers: 2, gpusPerWorker: 8, work: 20s}\n    - {name: b, arrival: 1s, workers: 1, gpusPerWorker: 8, work: 1h}\n",
+        );
+        let mem = Arc::new(MemCluster::new());
+        let view = LaggingView {
+            mem: Arc::clone(&mem),
+            stale: Default::default(),
+        };
+        let mut config = DriverConfig::new("r1", "ns", TimeScale::REAL_TIME);
+        config.quiet_period = Duration::ZERO;
+        let mut d = Driver::new(&s, None, None, config, Arc::clone(&mem), view).expect("driver");
+        d.setup().await.expect("setup");
+        for t in 0..=19 {
+            d.tick(SimTime(t * S), SimDuration(S)).await.expect("tick");
+            assert!(!d.is_over(), "{t} s: `a` runs");
+        }
+        // `a` completes at 20 s; the watch has not shown its pods Succeeded yet, so this
+        // tick's cycle cannot place `b`. That must not end the run.
+        for w in ["a-j0-a0-w0", "a-j0-a0-w1"] {
+            let p = mem.pod(w).expect("pod");
+            d.view
+                .stale
+                .lock()
+                .expect("lock")
+                .insert(w.into(), Arc::new(p));
+        }
+        d.tick(SimTime(20 * S), SimDuration(S)).await.expect("tick");
+        assert_eq!(d.workload().jobs[0].phase, JobPhase::Completed);
+        assert!(
+            !d.is_over(),
+            "ended with `b` pending just as `a` released its GPUs"
+        );
+        d.view.stale.lock().expect("lock").clear();
+        d.tick(SimTime(21 * S), SimDuration(S)).await.expect("tick");
+        assert_eq!(d.workload().jobs[1].phase, JobPhase::Running);
     }
 
     #[tokio::test]

@@ -39,7 +39,7 @@ pub fn is_loopback(url: &http::Uri) -> bool {
 
 /// A client from `kubeconfig` (else `KUBECONFIG`, `~/.kube/config` or the in-cluster
 /// configuration) and its server URL. Refuses a server that is not on loopback unless
-/// `allow_remote`.
+/// `allow_remote`. The same as [`connect_to`] with the kubeconfig's current context.
 ///
 /// # Errors
 /// [`RealError::Kubeconfig`] for a missing or invalid kubeconfig; [`RealError::Remote`] for a
@@ -48,18 +48,46 @@ pub async fn connect(
     kubeconfig: Option<&Path>,
     allow_remote: bool,
 ) -> Result<(Client, String), RealError> {
-    let mut config = match kubeconfig {
-        Some(p) => {
+    connect_to(kubeconfig, None, allow_remote).await
+}
+
+/// A client from `kubeconfig` (else `KUBECONFIG`, `~/.kube/config`, or, when no `context` is
+/// named, the in-cluster configuration), using `context` (default: the kubeconfig's current
+/// context), and its server URL. Refuses a server that is not on loopback unless
+/// `allow_remote`. Connections time out after 5 s.
+///
+/// # Errors
+/// [`RealError::Kubeconfig`] for a missing or invalid kubeconfig or an unknown context;
+/// [`RealError::Remote`] for a remote server without `allow_remote`.
+pub async fn connect_to(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    allow_remote: bool,
+) -> Result<(Client, String), RealError> {
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
+    let mut config = match (kubeconfig, context) {
+        (Some(p), _) => {
             let bad = |message: String| RealError::Kubeconfig {
                 path: Some(p.to_path_buf()),
                 message,
             };
             let kc = kube::config::Kubeconfig::read_from(p).map_err(|e| bad(e.to_string()))?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            kube::Config::from_custom_kubeconfig(kc, &options)
                 .await
                 .map_err(|e| bad(e.to_string()))?
         }
-        None => kube::Config::infer()
+        (None, Some(_)) => kube::Config::from_kubeconfig(&options).await.map_err(|e| {
+            RealError::Kubeconfig {
+                path: std::env::var_os("KUBECONFIG").map(PathBuf::from),
+                message: format!(
+                    "{e}; pass --kubeconfig PATH (drydock cluster up writes one) or set KUBECONFIG"
+                ),
+            }
+        })?,
+        (None, None) => kube::Config::infer()
             .await
             .map_err(|e| RealError::Kubeconfig {
                 path: std::env::var_os("KUBECONFIG").map(PathBuf::from),
@@ -326,6 +354,8 @@ impl RealOptions {
 pub struct RealReport {
     /// The report in the simulator's layout.
     pub summary: Summary,
+    /// The per-job table in the simulator's layout (`jobs.csv`).
+    pub jobs: Vec<drydock_sim::JobRow>,
     /// Scenario features real mode does not reproduce.
     pub warnings: Vec<String>,
     /// What the driver observed (binds, conflicts, over-commits).
@@ -338,6 +368,9 @@ pub struct RealReport {
     pub cleanup_errors: Vec<String>,
     /// True when the run was interrupted (Ctrl-C) before the scenario ended.
     pub interrupted: bool,
+    /// The wall instant of scenario time 0 (after the fake nodes were Ready), to place what
+    /// was observed on the wall clock in scenario time; `None` if the scenario never started.
+    pub scenario_start: Option<std::time::Instant>,
 }
 
 /// Runs `scenario` on the cluster of `client` (server URL `server`): drydock's namespace,
@@ -436,6 +469,7 @@ pub async fn run(
         view,
     ) {
         Ok(mut driver) => {
+            let scenario_start = std::cell::Cell::new(None);
             let outcome = {
                 let body = async {
                     let _ = tokio::time::timeout(
@@ -449,6 +483,7 @@ pub async fn run(
                     driver.setup().await?;
                     driver.wait_ready().await?;
                     let clock = ScaledClock::start(options.scale);
+                    scenario_start.set(Some(tokio::time::Instant::now().into_std()));
                     driver.run(&clock).await
                 };
                 tokio::select! {
@@ -470,12 +505,14 @@ pub async fn run(
             );
             outcome.map(|interrupted| RealReport {
                 summary: driver.summary(),
+                jobs: driver.job_rows(),
                 warnings: driver.warnings().to_vec(),
                 observations: driver.observations().clone(),
                 run: run.clone(),
                 namespace: namespace.clone(),
                 cleanup_errors: cleanup,
                 interrupted,
+                scenario_start: scenario_start.get(),
             })
         }
         Err(e) => {

@@ -483,21 +483,21 @@ impl Workload {
     }
 
     /// Job `j` is preempted at `now` for job `by`: progress stops (work since the last
-    /// checkpoint is lost), its pods are to be evicted. Returns false if it was not running.
+    /// checkpoint is lost), its pods are to be evicted. Returns false if it was not running: a
+    /// stalled job waits for Kubernetes to evict its pods from the dead node, as in the
+    /// simulator ([`drydock_core::Preemption::gangs_to_evict`]).
     pub fn preempt(&mut self, j: u32, by: u32, now: SimTime) -> bool {
         let Some(phase) = self.jobs.get(j as usize).map(|s| s.phase) else {
             return false;
         };
-        if !matches!(phase, JobPhase::Running | JobPhase::Stalled) {
+        if phase != JobPhase::Running {
             return false;
         }
-        if phase == JobPhase::Running {
-            let (lost, saved) = self.stop_progress(j, now);
-            let milli = self.gpu_milli(j);
-            self.metrics.preemption_lost_gpu_us += gpu_us(lost, milli);
-            if let Some(s) = self.jobs.get_mut(j as usize) {
-                s.done = SimDuration(s.done.0 + saved);
-            }
+        let (lost, saved) = self.stop_progress(j, now);
+        let milli = self.gpu_milli(j);
+        self.metrics.preemption_lost_gpu_us += gpu_us(lost, milli);
+        if let Some(s) = self.jobs.get_mut(j as usize) {
+            s.done = SimDuration(s.done.0 + saved);
         }
         self.metrics.preemptions += 1;
         if let Some(s) = self.jobs.get_mut(j as usize) {
@@ -763,6 +763,19 @@ mod tests {
         w.terminated(0, SimTime(46 * M));
         assert_eq!(w.jobs[0].phase, JobPhase::Pending);
         assert_eq!(w.startup_delay(0), SimDuration(5 * M));
+    }
+
+    #[test]
+    fn a_stalled_job_is_not_preempted() {
+        let mut w = Workload::new(plan(6, 30, 5, 0));
+        w.arrive(SimTime(0));
+        w.started(0, &[NodeId(0), NodeId(1)], SimTime(0), |_| false);
+        w.stall(0, SimTime(10 * M));
+        // Its pods stay on the dead node until Kubernetes evicts them, as in the simulator.
+        assert!(!w.preempt(0, 7, SimTime(11 * M)));
+        assert_eq!(w.jobs[0].phase, JobPhase::Stalled);
+        assert_eq!(w.metrics.preemptions, 0);
+        assert_eq!(w.jobs[0].preemptions, 0);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use drydock_core::cluster::{TAINT_UNREACHABLE, Taint, TaintEffect};
 use drydock_core::frag::{TargetWorkload, cluster_fragmentation};
 use drydock_core::{
     Cluster, GroupId, NodeId, PendingPod, PodId, PodSpec, Scheduler, SchedulerConfig, SimDuration,
-    SimTime,
+    SimTime, VictimState,
 };
 use drydock_scenarios::{FailureTarget, GangMode, Scenario};
 use rand_pcg::Pcg64;
@@ -1273,20 +1273,31 @@ fn try_preempt(
         .preempt(&mut st.cluster, GroupId(j), &pods, now.0);
     drop(pods);
     let Some(p) = decision else { return Ok(()) };
-    let mut victim_jobs: Vec<u32> = p.victims.iter().map(|(_, pod)| job_of(*pod)).collect();
-    victim_jobs.sort_unstable();
-    victim_jobs.dedup();
+    // The same rule as the real-cluster driver's: only running gangs are evicted.
+    let victim_jobs = p.gangs_to_evict(
+        |pod| Some(GroupId(job_of(pod))),
+        |g| {
+            let phase = st
+                .jobs
+                .get(g.0 as usize)
+                .and_then(|&e| world.get::<JobStatus>(e))
+                .map(|s| s.phase);
+            match phase {
+                Some(Phase::Running) => VictimState::Running,
+                Some(Phase::Stalled) => VictimState::Stalled,
+                _ => VictimState::Other,
+            }
+        },
+    );
     let mut count = 0;
-    for v in victim_jobs {
+    for GroupId(v) in victim_jobs {
         if evict(world, st, v, now, Eviction::Preemption { by: j })? {
             count += 1;
         }
     }
     if let Some(mut s) = world.get_mut::<JobStatus>(st.jobs[j as usize]) {
         s.awaiting_victims += count;
-        s.nominated = p.nominated.clone();
-        s.nominated.sort_unstable();
-        s.nominated.dedup();
+        s.nominated = p.nominated_nodes();
     }
     Ok(())
 }

@@ -49,8 +49,8 @@ pub struct Args {
     /// drydock's label; it is deleted at the end.
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
-    /// Write the real run's `summary.json` to DIR/real/ and the simulator's outputs to
-    /// DIR/sim/ (compare them later with `drydock compare DIR/sim DIR/real`).
+    /// Write the real run's `summary.json` and `jobs.csv` to DIR/real/ and the simulator's
+    /// outputs to DIR/sim/ (compare them later with `drydock compare DIR/sim DIR/real`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Allow --out to write into a non-empty directory.
@@ -62,7 +62,7 @@ pub struct Args {
 }
 
 /// An error of the real-cluster crate, as an input error (exit code 2) when it is one.
-fn real_error(e: RealError) -> anyhow::Error {
+pub(crate) fn real_error(e: RealError) -> anyhow::Error {
     if e.is_input_error() {
         InputError {
             message: e.to_string(),
@@ -180,6 +180,13 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         let json = serde_json::to_string_pretty(&report.summary)?;
         std::fs::write(real_dir.join("summary.json"), json)
             .with_context(|| format!("cannot write {}", real_dir.display()))?;
+        let p = real_dir.join("jobs.csv");
+        let mut w =
+            csv::Writer::from_path(&p).with_context(|| format!("cannot write {}", p.display()))?;
+        for r in &report.jobs {
+            w.serialize(r)?;
+        }
+        w.flush()?;
         let sim_dir = out.join("sim");
         let checks = drydock_sim::check::evaluate(&scenario.expect, &sim_summary);
         output::write_all(

@@ -1,8 +1,10 @@
 //! `drydock sweep`: many runs of one scenario (the cross product of `--set` values and seeds)
-//! in parallel, summarised per variant with 95 % confidence intervals; `drydock sweep
-//! collect` for the results of a sweep run on a Kubernetes cluster, and the hidden
-//! `drydock sweep-worker` those runs execute.
+//! in parallel, summarised per variant with 95 % confidence intervals, or as an Indexed Job on
+//! a Kubernetes cluster (`--on-kubernetes`); `drydock sweep collect` for the results of a
+//! sweep run on a cluster (from the Job's pod logs, or from saved logs in a directory), and
+//! the hidden `drydock sweep-worker` those runs execute.
 
+pub mod client;
 pub mod kube;
 pub mod plan;
 pub mod report;
@@ -35,7 +37,7 @@ pub enum Format {
 #[command(
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Examples:\n  drydock sweep default --seeds 1..5 --set scheduler.policy=kube-default,binpack,fgd\n  drydock sweep my.yaml --seeds 1,2,3 --set 'training[0].work=2h,4h' --set scheduler.preemption=true,false --out results/\n  drydock sweep default --seeds 1..10 --on-kubernetes --dry-run | kubectl apply -f -"
+    after_help = "Examples:\n  drydock sweep default --seeds 1..5 --set scheduler.policy=kube-default,binpack,fgd\n  drydock sweep my.yaml --seeds 1,2,3 --set 'training[0].work=2h,4h' --set scheduler.preemption=true,false --out results/\n  drydock sweep default --seeds 1..10 --on-kubernetes --namespace sims --image registry.example.com/drydock:0.1.0\n  drydock sweep default --seeds 1..10 --on-kubernetes --namespace sims --wait --out results/\n  drydock sweep default --seeds 1..10 --on-kubernetes --dry-run | kubectl apply -f -\n  drydock sweep collect drydock-sweep-default-1a2b3c4d --namespace sims"
 )]
 pub struct Args {
     /// `collect`: gather the results of a sweep run on Kubernetes.
@@ -59,8 +61,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR", env = "DRYDOCK_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Write sweep.csv, summary.csv and sweep.svg to this directory (must not exist or be
-    /// empty, unless --force).
-    #[arg(long, value_name = "DIR", conflicts_with = "on_kubernetes")]
+    /// empty, unless --force). With --on-kubernetes, only with --wait.
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Allow --out to write into a non-empty directory, replacing drydock's own files there.
     #[arg(long)]
@@ -73,14 +75,15 @@ pub struct Args {
     /// and seed, plus one per check of the mean.
     #[arg(long, value_name = "FILE", conflicts_with = "on_kubernetes")]
     pub junit: Option<PathBuf>,
-    /// Render the sweep as a Kubernetes Indexed Job (one index per run) and a ConfigMap.
-    /// Only with --dry-run, which prints the manifests for `kubectl apply -f -`.
+    /// Run the sweep on a Kubernetes cluster as an Indexed Job (one index per run) and a
+    /// ConfigMap holding the scenario: submitted to the kubeconfig's cluster (then collect the
+    /// results with `drydock sweep collect JOB`), or printed with --dry-run.
     #[arg(long)]
     pub on_kubernetes: bool,
     /// With --on-kubernetes: the container image holding the `drydock` binary.
     #[arg(long, value_name = "IMAGE", requires = "on_kubernetes", default_value = concat!("drydock:", env!("CARGO_PKG_VERSION")))]
     pub image: String,
-    /// With --on-kubernetes: the namespace.
+    /// With --on-kubernetes: the namespace. It must exist: drydock does not create it.
     #[arg(
         long,
         value_name = "NS",
@@ -95,6 +98,31 @@ pub struct Args {
     /// With --on-kubernetes: print the manifests instead of submitting them.
     #[arg(long, requires = "on_kubernetes")]
     pub dry_run: bool,
+    /// With --on-kubernetes: the cluster's kubeconfig (default: `KUBECONFIG`, then
+    /// `~/.kube/config`, then the in-cluster configuration).
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "on_kubernetes",
+        conflicts_with = "dry_run"
+    )]
+    pub kubeconfig: Option<PathBuf>,
+    /// With --on-kubernetes: the kubeconfig context (default: its current context).
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "on_kubernetes",
+        conflicts_with = "dry_run"
+    )]
+    pub context: Option<String>,
+    /// With --on-kubernetes: wait for the Job to finish (progress on stderr), then collect and
+    /// report its results as `drydock sweep collect` does. Ctrl-C stops waiting; the Job goes
+    /// on.
+    #[arg(long, requires = "on_kubernetes", conflicts_with = "dry_run")]
+    pub wait: bool,
+    /// With --wait: report even if some runs failed (their variants get fewer seeds).
+    #[arg(long, requires = "wait")]
+    pub allow_missing: bool,
 }
 
 /// Subcommands of `drydock sweep`.
@@ -102,19 +130,38 @@ pub struct Args {
 pub enum SweepCommand {
     /// Gather the per-run results of a sweep run on Kubernetes into the sweep's table.
     ///
-    /// DIR holds the workers' outputs: one file per index, or log files with one result per
-    /// line. Save them with, for each index i:
+    /// JOB is the sweep's Job (the name `drydock sweep --on-kubernetes` printed): drydock
+    /// reads the log of each index's succeeded pod through the API server. It needs, in the
+    /// namespace: get on jobs, list on pods, get on pods/log.
+    ///
+    /// DIR (used when a directory of that name exists) holds saved worker outputs instead:
+    /// one file per index, or log files with one result per line. Save them with, for each
+    /// index i:
     ///   kubectl logs -n NS -l job-name=JOB,batch.kubernetes.io/job-completion-index=$i --tail=-1 > DIR/$i.json
-    #[command(verbatim_doc_comment)]
+    #[command(
+        verbatim_doc_comment,
+        after_help = "Examples:\n  drydock sweep collect drydock-sweep-default-1a2b3c4d --namespace sims\n  drydock sweep collect drydock-sweep-default-1a2b3c4d --namespace sims --allow-missing --out results/\n  drydock sweep collect saved-logs/"
+    )]
     Collect(CollectArgs),
 }
 
 /// Arguments of `drydock sweep collect`.
 #[derive(clap::Args, Debug)]
 pub struct CollectArgs {
-    /// Directory of saved worker outputs (any file names; one JSON result per line).
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
+    /// The sweep's Job name, or a directory of saved worker outputs (any file names; one JSON
+    /// result per line). A directory of that name wins.
+    #[arg(value_name = "JOB|DIR")]
+    pub source: String,
+    /// With a Job: its namespace (default `default`, as for submitting).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// With a Job: the cluster's kubeconfig (default: `KUBECONFIG`, then `~/.kube/config`,
+    /// then the in-cluster configuration).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// With a Job: the kubeconfig context (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
     /// Report even if some runs are missing (their variants get fewer seeds).
     #[arg(long)]
     pub allow_missing: bool,
@@ -456,14 +503,8 @@ fn report_results(
     Ok(())
 }
 
-fn render_kubernetes(
-    args: &Args,
-    plan: &Plan,
-    text: &str,
-    scenarios: &[Scenario],
-) -> anyhow::Result<ExitCode> {
-    // RFC 1123 label, as Kubernetes requires of namespace names.
-    let ns = &args.namespace;
+/// Checks `ns` is a valid namespace name (an RFC 1123 label, as Kubernetes requires).
+fn check_namespace(ns: &str) -> Result<(), InputError> {
     let label_ok = !ns.is_empty()
         && ns.len() <= 63
         && ns
@@ -471,13 +512,48 @@ fn render_kubernetes(
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !ns.starts_with('-')
         && !ns.ends_with('-');
-    if !label_ok {
-        return Err(InputError::new(
+    if label_ok {
+        Ok(())
+    } else {
+        Err(InputError::new(
             format!("--namespace `{ns}` is not a valid Kubernetes namespace name"),
             "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
-        )
-        .into());
+        ))
     }
+}
+
+/// Checks `claim` is a valid PersistentVolumeClaim name (an RFC 1123 subdomain: at most 253
+/// lowercase letters, digits, '-' and '.', starting and ending with a letter or digit).
+fn check_claim(claim: &str) -> Result<(), InputError> {
+    let ok = !claim.is_empty()
+        && claim.len() <= 253
+        && claim.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(InputError::new(
+            format!("--data-pvc `{claim}` is not a valid PersistentVolumeClaim name"),
+            "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (kubectl get pvc -n NS lists the claims)",
+        ))
+    }
+}
+
+/// `drydock sweep --on-kubernetes`: prints the manifests (`--dry-run`) or submits them, and
+/// with `--wait` waits for the Job and collects its results.
+fn render_kubernetes(
+    args: &Args,
+    plan: &Plan,
+    text: &str,
+    scenarios: &[Scenario],
+) -> anyhow::Result<ExitCode> {
+    check_namespace(&args.namespace)?;
     if args.image.trim().is_empty() || args.image.chars().any(char::is_whitespace) {
         return Err(InputError::new(
             format!(
@@ -488,10 +564,27 @@ fn render_kubernetes(
         )
         .into());
     }
-    if !args.dry_run {
+    if let Some(out) = &args.out {
+        if !args.wait {
+            return Err(InputError::new(
+                "--out with --on-kubernetes needs --wait: the results exist once the Job has run",
+                "pass --wait, or give --out to `drydock sweep collect JOB` later",
+            )
+            .into());
+        }
+        super::check_out_dir(out, args.force)?;
+    }
+    if let Some(claim) = &args.data_pvc {
+        check_claim(claim)?;
+    }
+    let runs = plan.runs().len();
+    if runs > kube::MAX_INDEXED_COMPLETIONS {
         return Err(InputError::new(
-            "drydock cannot submit to a cluster itself yet",
-            "print the manifests and apply them with kubectl: drydock sweep ... --on-kubernetes --dry-run | kubectl apply -f -",
+            format!(
+                "the sweep has {runs} runs; an Indexed Job takes at most {} completions",
+                kube::MAX_INDEXED_COMPLETIONS
+            ),
+            "split the sweep: fewer seeds or values per --set, one submission each",
         )
         .into());
     }
@@ -511,8 +604,78 @@ fn render_kubernetes(
         parallelism: args.jobs.map(usize::from),
         data_pvc: args.data_pvc.clone(),
     };
-    print!("{}", kube::manifests(plan, text, &opts)?);
-    Ok(ExitCode::SUCCESS)
+    let objs = kube::objects(plan, text, &opts)?;
+    if args.dry_run {
+        print!("{}", objs.yaml()?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = ReportOptions {
+        allow_missing: args.allow_missing,
+        out: args.out.as_deref(),
+        force: args.force,
+        format: args.format,
+    };
+    runtime()?.block_on(async {
+        let target = client::connect(
+            args.kubeconfig.as_deref(),
+            args.context.as_deref(),
+            &args.namespace,
+        )
+        .await?;
+        let outcome = client::submit(&target, &objs).await?;
+        let ns = &objs.namespace;
+        let mut msg = match outcome {
+            client::Submitted::AlreadySubmitted => format!(
+                "sweep `{}` is already submitted: Job {} in namespace {ns} (nothing changed)\n",
+                plan.name, objs.name
+            ),
+            client::Submitted::Created { configmap, .. } => format!(
+                "submitted sweep `{}` to {}: Job {} in namespace {ns}, {} runs ({} variants x {} seeds), {} at a time{}\n",
+                plan.name,
+                target.server,
+                objs.name,
+                objs.runs,
+                plan.variant_count(),
+                plan.seeds.len(),
+                objs.parallelism,
+                if configmap { "" } else { " (its ConfigMap was already there)" }
+            ),
+        };
+        msg.push_str(&format!(
+            "collect the results once the Job has completed:\n  {}\n",
+            target.collect_command(&objs.name)
+        ));
+        if outcome == client::Submitted::AlreadySubmitted {
+            msg.push_str(&format!(
+                "to run it again, delete it first: kubectl delete job,configmap -n {ns} -l {}={}\n",
+                kube::LABEL_SWEEP,
+                objs.id
+            ));
+        }
+        if !args.wait {
+            print!("{msg}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprint!("{msg}");
+        let job = &objs.name;
+        let progress = |line: &str| eprintln!("Job {ns}/{job}: {line}");
+        let completed = client::wait_job(&target, job, WAIT_POLL, &progress).await?;
+        if !completed {
+            eprintln!("warning: Job {ns}/{job} failed");
+        }
+        collect_job(&target, job, &report).await
+    })
+}
+
+/// How often `--wait` polls the Job.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A single-threaded tokio runtime for the cluster calls.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// Runs `drydock sweep-worker`: run `--index` of the plan in `--config`, printed as one line
@@ -524,7 +687,7 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let shipped: kube::Shipped = serde_json::from_str(&text).map_err(|e| {
         InputError::new(
             format!("{} is not a drydock sweep plan: {e}", plan_path.display()),
-            "mount the ConfigMap rendered by `drydock sweep --on-kubernetes --dry-run`",
+            "mount the ConfigMap of `drydock sweep --on-kubernetes` (see --dry-run)",
         )
     })?;
     let scenario_path = args.config.join(kube::SCENARIO_KEY);
@@ -568,8 +731,8 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads every result line in the files of `dir` (sorted by name).
-fn read_results(dir: &Path) -> anyhow::Result<Vec<RunResult>> {
+/// The text of every file in `dir` (sorted by name), as (path, text) pairs.
+fn read_dir_sources(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
     if !dir.is_dir() {
         return Err(InputError::new(
             format!("{} is not a directory", dir.display()),
@@ -583,12 +746,28 @@ fn read_results(dir: &Path) -> anyhow::Result<Vec<RunResult>> {
         .filter(|p| p.is_file())
         .collect();
     files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let bytes =
+                std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
+            Ok((
+                f.display().to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Every worker result in `sources`, (name, text) pairs such as a file and its contents or a
+/// pod and its log, in order. A source is either one JSON result or lines among which the
+/// results are those that parse (`kubectl logs` may mix in other lines); a source without any
+/// is reported on stderr.
+fn parse_results(sources: &[(String, String)]) -> Vec<RunResult> {
     let mut out = Vec::new();
-    for f in files {
-        let bytes = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
-        let text = String::from_utf8_lossy(&bytes);
+    for (name, text) in sources {
         let mut here: Vec<RunResult> = Vec::new();
-        if let Ok(r) = serde_json::from_str::<RunResult>(&text) {
+        if let Ok(r) = serde_json::from_str::<RunResult>(text) {
             here.push(r);
         } else {
             for line in text.lines().map(str::trim).filter(|l| l.starts_with('{')) {
@@ -599,20 +778,240 @@ fn read_results(dir: &Path) -> anyhow::Result<Vec<RunResult>> {
         }
         here.retain(|r| r.kind == RESULT_KIND);
         if here.is_empty() {
-            eprintln!("warning: no sweep result in {}", f.display());
+            eprintln!("warning: no sweep result in {name}");
         }
         out.extend(here);
     }
-    Ok(out)
+    out
+}
+
+/// Where collected results came from, for messages.
+enum Origin<'a> {
+    /// A directory of saved outputs.
+    Dir(&'a Path),
+    /// A sweep's Job on a cluster.
+    Job {
+        /// Namespace.
+        namespace: &'a str,
+        /// Job name.
+        name: &'a str,
+        /// [`client::state_line`] of the Job.
+        state: String,
+        /// Runs whose pods failed (the Job gave up on them).
+        failed: usize,
+        /// Runs neither succeeded nor failed yet.
+        unfinished: usize,
+    },
+}
+
+impl Origin<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Origin::Dir(d) => d.display().to_string(),
+            Origin::Job {
+                namespace, name, ..
+            } => format!("Job {namespace}/{name}"),
+        }
+    }
+
+    fn no_results_hint(&self) -> String {
+        match self {
+            Origin::Dir(_) => "save each pod's log there: kubectl logs -n NS -l job-name=JOB,batch.kubernetes.io/job-completion-index=$i --tail=-1 > DIR/$i.json".to_string(),
+            Origin::Job {
+                namespace,
+                name,
+                state,
+                failed,
+                unfinished,
+            } => {
+                if *unfinished > 0 {
+                    format!(
+                        "{state}; wait for its runs to succeed (kubectl get job -n {namespace} {name})"
+                    )
+                } else if *failed > 0 {
+                    format!(
+                        "{state}; read the failed pods' logs: kubectl logs -n {namespace} -l job-name={name} --tail=50"
+                    )
+                } else {
+                    format!(
+                        "{state}, but their logs hold no drydock result line; check the image runs `drydock sweep-worker` (kubectl logs -n {namespace} -l job-name={name} --tail=5)"
+                    )
+                }
+            }
+        }
+    }
+
+    fn missing_hint(&self) -> String {
+        match self {
+            Origin::Dir(_) => {
+                "save the missing pods' logs, or pass --allow-missing to report the runs at hand"
+                    .to_string()
+            }
+            Origin::Job {
+                namespace,
+                name,
+                unfinished,
+                ..
+            } => {
+                if *unfinished > 0 {
+                    format!(
+                        "wait for the Job to complete (kubectl get job -n {namespace} {name}), or pass --allow-missing to report the runs at hand"
+                    )
+                } else {
+                    format!(
+                        "the missing runs failed or lost their logs (kubectl logs -n {namespace} -l job-name={name} --tail=50); pass --allow-missing to report the runs at hand"
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// What to do with collected results.
+struct ReportOptions<'a> {
+    /// Report even if runs are missing.
+    allow_missing: bool,
+    /// `--out`.
+    out: Option<&'a Path>,
+    /// `--force`.
+    force: bool,
+    /// `--format`.
+    format: Format,
 }
 
 /// Runs `drydock sweep collect`.
 fn collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
-    let found = read_results(&args.dir)?;
+    let report = ReportOptions {
+        allow_missing: args.allow_missing,
+        out: args.out.as_deref(),
+        force: args.force,
+        format: args.format,
+    };
+    let path = Path::new(&args.source);
+    let cluster_flags =
+        args.namespace.is_some() || args.kubeconfig.is_some() || args.context.is_some();
+    if path.is_dir() {
+        if cluster_flags {
+            return Err(InputError::new(
+                format!(
+                    "{} is a directory of saved outputs, but --namespace, --kubeconfig and --context are for reading a Job from a cluster",
+                    path.display()
+                ),
+                "drop those options to read the directory, or run from a directory that holds nothing of the Job's name",
+            )
+            .into());
+        }
+        let found = parse_results(&read_dir_sources(path)?);
+        return report_collected(found, &Origin::Dir(path), None, &report);
+    }
+    let name = &args.source;
+    let job_name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if path.exists() || !job_name_ok {
+        let what = if path.exists() {
+            "is not a directory"
+        } else {
+            "is neither a directory nor a Job name"
+        };
+        return Err(InputError::new(
+            format!("{} {what}", path.display()),
+            "pass the sweep's Job name (printed when it was submitted), or the directory where the workers' logs were saved",
+        )
+        .into());
+    }
+    let namespace = args.namespace.as_deref().unwrap_or("default");
+    check_namespace(namespace)?;
+    runtime()?.block_on(async {
+        let target = client::connect(
+            args.kubeconfig.as_deref(),
+            args.context.as_deref(),
+            namespace,
+        )
+        .await?;
+        collect_job(&target, name, &report).await
+    })
+}
+
+/// Collects the results of Job `job` from the logs of its succeeded pods and reports them as
+/// [`report_collected`] does; the Job's state goes to stderr when not every run succeeded.
+async fn collect_job(
+    target: &client::Target,
+    job: &str,
+    report: &ReportOptions<'_>,
+) -> anyhow::Result<ExitCode> {
+    let outputs = client::read_job(target, job).await?;
+    let state = client::state_line(&outputs.states);
+    let all_ok = outputs
+        .states
+        .iter()
+        .all(|s| matches!(s, client::IndexState::Succeeded(_)));
+    let ns = &target.namespace;
+    if !all_ok {
+        eprintln!(
+            "Job {ns}/{job}: {state}{}",
+            if outputs.finished {
+                ""
+            } else {
+                " (not finished)"
+            }
+        );
+    }
+    let gone: Vec<String> = outputs
+        .states
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s == client::IndexState::SucceededPodGone)
+        .map(|(i, _)| i.to_string())
+        .collect();
+    if !gone.is_empty() {
+        eprintln!(
+            "warning: runs {} succeeded but their pods are gone, and their logs with them",
+            gone.join(", ")
+        );
+    }
+    for (_, why) in &outputs.unreadable {
+        eprintln!("warning: {why}");
+    }
+    let found = parse_results(&outputs.logs);
+    let failed = outputs
+        .states
+        .iter()
+        .filter(|s| **s == client::IndexState::Failed)
+        .count();
+    let unfinished = outputs
+        .states
+        .iter()
+        .filter(|s| matches!(s, client::IndexState::Running | client::IndexState::Waiting))
+        .count();
+    let origin = Origin::Job {
+        namespace: ns,
+        name: job,
+        state,
+        failed,
+        unfinished,
+    };
+    report_collected(found, &origin, Some(&outputs.sweep), report)
+}
+
+/// Checks collected results against their plan (the plan every result carries) and reports
+/// them as a local sweep does: the table (or JSON), `--out`, the checks. `sweep`, when known,
+/// is the id every result must carry.
+fn report_collected(
+    found: Vec<RunResult>,
+    origin: &Origin<'_>,
+    sweep: Option<&str>,
+    report: &ReportOptions<'_>,
+) -> anyhow::Result<ExitCode> {
+    let place = origin.describe();
     let Some(first) = found.first() else {
         return Err(InputError::new(
-            format!("no sweep results in {}", args.dir.display()),
-            "save each pod's log there: kubectl logs -n NS -l job-name=JOB,batch.kubernetes.io/job-completion-index=$i --tail=-1 > DIR/$i.json",
+            format!("no sweep results in {place}"),
+            origin.no_results_hint(),
         )
         .into());
     };
@@ -621,11 +1020,19 @@ fn collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
     if let Some(other) = found.iter().find(|r| r.sweep != id || r.plan != plan) {
         return Err(InputError::new(
             format!(
-                "{} holds results of two different sweeps ({id} and {})",
-                args.dir.display(),
+                "{place} holds results of two different sweeps ({id} and {})",
                 other.sweep
             ),
             "collect each sweep from its own directory",
+        )
+        .into());
+    }
+    if let Some(want) = sweep
+        && want != id
+    {
+        return Err(InputError::new(
+            format!("{place} is sweep {want}, but its pods printed results of sweep {id}"),
+            "the Job's pods do not run the sweep the Job was made for; submit it again",
         )
         .into());
     }
@@ -641,7 +1048,7 @@ fn collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
                     r.index,
                     runs.len()
                 ),
-                "the directory holds a result that does not belong to this sweep",
+                format!("{place} holds a result that does not belong to this sweep"),
             )
             .into());
         };
@@ -651,26 +1058,21 @@ fn collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
                     "result {} does not match the plan (variant {}, seed {})",
                     r.index, r.variant, r.seed
                 ),
-                "the directory holds a result that does not belong to this sweep",
+                format!("{place} holds a result that does not belong to this sweep"),
             )
             .into());
         }
         if let Some(prev) = &results[r.index] {
             if prev != &r.summary {
                 return Err(InputError::new(
-                    format!(
-                        "{} holds two different results for run {}",
-                        args.dir.display(),
-                        r.index
-                    ),
+                    format!("{place} holds two different results for run {}", r.index),
                     "keep one output per completion index",
                 )
                 .into());
             }
             eprintln!(
-                "warning: run {} appears twice in {} (identical copies)",
-                r.index,
-                args.dir.display()
+                "warning: run {} appears twice in {place} (identical copies)",
+                r.index
             );
             continue;
         }
@@ -694,7 +1096,7 @@ fn collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
     if !missing.is_empty() {
         let list: Vec<String> = missing.iter().take(20).map(|i| i.to_string()).collect();
         let more = if missing.len() > 20 { ", ..." } else { "" };
-        if !args.allow_missing {
+        if !report.allow_missing {
             return Err(InputError::new(
                 format!(
                     "{} of {} runs have no result (indices {}{more})",
@@ -702,7 +1104,7 @@ fn collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
                     runs.len(),
                     list.join(", ")
                 ),
-                "save the missing pods' logs, or pass --allow-missing to report the runs at hand",
+                origin.missing_hint(),
             )
             .into());
         }
@@ -713,11 +1115,11 @@ fn collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
             list.join(", ")
         );
     }
-    if let Some(out) = &args.out {
-        super::check_out_dir(out, args.force)?;
+    if let Some(out) = report.out {
+        super::check_out_dir(out, report.force)?;
     }
-    report_results(&plan, &results, args.format, args.out.as_deref())?;
+    report_results(&plan, &results, report.format, report.out)?;
     let expects: Vec<_> = expects.into_iter().map(Option::unwrap_or_default).collect();
     let suites = sweep_checks(&plan, &expects, &results);
-    finish_checks(&plan, &suites, args.format, None)
+    finish_checks(&plan, &suites, report.format, None)
 }

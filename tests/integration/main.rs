@@ -9,4 +9,5 @@ mod golden;
 mod real_cli;
 mod real_cluster;
 mod sweep;
+mod sweep_cluster;
 mod tui;

@@ -391,15 +391,44 @@ fn kubernetes_manifests_are_an_indexed_job_with_one_index_per_run() {
     assert_eq!(scenario, fixture);
 }
 
+/// A kubeconfig in `dir` whose server is `server` (with a token user).
+fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
+    let p = dir.join("kubeconfig");
+    std::fs::write(
+        &p,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {{server: \"{server}\", insecure-skip-tls-verify: true}}\n  name: c\ncontexts:\n- context: {{cluster: c, user: u}}\n  name: x\ncurrent-context: x\nusers:\n- name: u\n  user: {{token: t}}\n"
+        ),
+    )
+    .expect("write kubeconfig");
+    p
+}
+
 #[test]
-fn submitting_without_dry_run_says_to_use_kubectl() {
-    let o = drydock(&["sweep", "default", "--seeds", "1", "--on-kubernetes"]);
+fn submitting_needs_a_usable_kubeconfig_and_trace_scenarios_need_a_volume() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nope");
+    // No kubeconfig anywhere: an input error saying how to name one.
+    let o = drydock_in(
+        dir.path(),
+        &["sweep", "default", "--seeds", "1", "--on-kubernetes"],
+        &[("KUBECONFIG", path(&missing)), ("HOME", path(dir.path()))],
+    );
     let e = err(&o);
     assert_eq!(o.status.code(), Some(2), "{e}");
-    assert!(
-        e.contains("drydock sweep ... --on-kubernetes --dry-run | kubectl apply -f -"),
-        "{e}"
-    );
+    assert!(e.contains("cannot use kubeconfig"), "{e}");
+    assert!(e.contains("--kubeconfig PATH"), "{e}");
+    let o = drydock(&[
+        "sweep",
+        "default",
+        "--seeds",
+        "1",
+        "--on-kubernetes",
+        "--kubeconfig",
+        path(&missing),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("cannot use kubeconfig"), "{}", err(&o));
     // Trace scenarios need their data on a volume.
     let o = drydock(&[
         "sweep",
@@ -411,6 +440,98 @@ fn submitting_without_dry_run_says_to_use_kubectl() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("--data-pvc"));
+    // --out needs --wait; cluster flags do not go with --dry-run.
+    let o = drydock(&[
+        "sweep",
+        "default",
+        "--seeds",
+        "1",
+        "--on-kubernetes",
+        "--out",
+        path(&dir.path().join("out")),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("--out with --on-kubernetes needs --wait"),
+        "{}",
+        err(&o)
+    );
+    let o = drydock(&[
+        "sweep",
+        "default",
+        "--seeds",
+        "1",
+        "--on-kubernetes",
+        "--dry-run",
+        "--wait",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// An API server that does not answer is a cluster error (exit code 1) naming the server, for
+/// submitting and for collecting a Job.
+#[test]
+fn an_unreachable_cluster_is_exit_code_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Port 1 on loopback: nothing listens there.
+    let kc = kubeconfig(dir.path(), "https://127.0.0.1:1");
+    for args in [
+        vec![
+            "sweep",
+            "default",
+            "--seeds",
+            "1",
+            "--on-kubernetes",
+            "--kubeconfig",
+            path(&kc),
+        ],
+        vec![
+            "sweep",
+            "collect",
+            "drydock-sweep-x-12345678",
+            "--kubeconfig",
+            path(&kc),
+        ],
+    ] {
+        let o = drydock_in(dir.path(), &args, &[]);
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
+        assert!(
+            e.contains("cannot reach the API server at https://127.0.0.1:1/"),
+            "{args:?}: {e}"
+        );
+    }
+}
+
+/// `collect`'s argument is a directory when one of that name exists, else a Job name; a path
+/// that is neither is an input error, and cluster flags do not go with a directory.
+#[test]
+fn collect_takes_a_directory_or_a_job_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("file.json");
+    std::fs::write(&file, "{}").expect("write");
+    for (arg, needle) in [
+        (path(&file).to_string(), "is not a directory"),
+        (
+            path(&dir.path().join("gone/")).to_string(),
+            "is neither a directory nor a Job name",
+        ),
+        (
+            "Not_A_Job".to_string(),
+            "is neither a directory nor a Job name",
+        ),
+    ] {
+        let o = drydock(&["sweep", "collect", &arg]);
+        assert_eq!(o.status.code(), Some(2), "{arg}: {}", err(&o));
+        assert!(err(&o).contains(needle), "{arg}: {}", err(&o));
+    }
+    let o = drydock(&["sweep", "collect", path(dir.path()), "--namespace", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("is a directory of saved outputs"),
+        "{}",
+        err(&o)
+    );
 }
 
 /// Writes the ConfigMap's files to `dir` as Kubernetes would mount them.

@@ -252,6 +252,53 @@ pub struct Preemption {
     pub nominated: Vec<NodeId>,
 }
 
+/// What a gang holding pods on nodes is doing, as far as evicting it for a preemption goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VictimState {
+    /// Its pods run (or start): evicting them stops the gang, and their resources come free
+    /// after the termination grace period, when the kubelet confirms.
+    Running,
+    /// A node under it died and Kubernetes has not evicted its pods yet: deleting them now
+    /// frees nothing, as the dead node's kubelet never confirms (kubernetes-semantics.md §6.1
+    /// \[docs\]); the node lifecycle controller's eviction will release the gang.
+    Stalled,
+    /// Anything else: already terminating, pending, holding pods of an incomplete gang, done.
+    Other,
+}
+
+impl Preemption {
+    /// The gangs to evict for this decision, each once, in id order: those of the victims
+    /// (`group_of` each victim pod, `None` for a pod of no gang) that are
+    /// [`VictimState::Running`]. A victim's gang in any other state is left alone: a stalled
+    /// gang waits for the node lifecycle controller, and a terminating one is already going.
+    /// The preemptor waits for the gangs returned to terminate before preempting again; it
+    /// keeps [`Preemption::nominated_nodes`] from lower-priority gangs meanwhile
+    /// (kubernetes-semantics.md §4.4 \[src\]).
+    pub fn gangs_to_evict(
+        &self,
+        group_of: impl Fn(PodId) -> Option<GroupId>,
+        state: impl Fn(GroupId) -> VictimState,
+    ) -> Vec<GroupId> {
+        let mut groups: Vec<GroupId> = self
+            .victims
+            .iter()
+            .filter_map(|&(_, pod)| group_of(pod))
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        groups.retain(|&g| state(g) == VictimState::Running);
+        groups
+    }
+
+    /// The nominated nodes, sorted, each once.
+    pub fn nominated_nodes(&self) -> Vec<NodeId> {
+        let mut n = self.nominated.clone();
+        n.sort_unstable();
+        n.dedup();
+        n
+    }
+}
+
 /// Why a pod or gang could not be placed: how many nodes each filter rejected, in the style of
 /// "0/12 nodes are available: 8 Insufficient nvidia.com/gpu, 4 node(s) had untolerated taint".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
