@@ -514,7 +514,11 @@ impl Mem {
                 .filter(|p| mine(p))
                 .map(|p| {
                     let n = p.metadata.name.clone().unwrap_or_default();
-                    let k = n.rsplit('-').next().and_then(|k| k.parse().ok()).unwrap_or(0);
+                    let k = n
+                        .rsplit('-')
+                        .next()
+                        .and_then(|k| k.parse().ok())
+                        .unwrap_or(0);
                     let bound = p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some();
                     (bound, k, n)
                 })
@@ -770,7 +774,10 @@ impl Actuator for MemCluster {
             p.metadata
                 .annotations
                 .get_or_insert_with(Default::default)
-                .insert(crate::names::ANN_STARTUP_DELAY.to_string(), delay.0.to_string());
+                .insert(
+                    crate::names::ANN_STARTUP_DELAY.to_string(),
+                    delay.0.to_string(),
+                );
             Ok(())
         })
     }

@@ -17,8 +17,17 @@
 //! period, eviction); the API shows them go one by one. A cycle that would see a gang partly
 //! released waits for the next tick, so that both decide on the same cluster.
 //!
+//! Inference services ([`crate::services`]): each is a Deployment whose pods the
+//! controller-manager makes; the driver queues them as one-pod gangs when it first sees them,
+//! binds them in the same cycle (after annotating each with its cold start), feeds their
+//! readiness to the service's request-level runtime, and every scrape interval and HPA sync
+//! period runs the simulator's metrics pipeline and the core's HPA
+//! ([`drydock_sim::service_autoscaling::ServiceHpa`]), writing its decisions through the
+//! Deployment's scale subresource.
+//!
 //! Simplifications, beside the simulator's own: permit-wait gangs are scheduled all or nothing
-//! (holding resources needs a Permit stage no API offers); random failures are not injected.
+//! (holding resources needs a Permit stage no API offers); random failures are not injected;
+//! replica pods neither preempt nor are preempted.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -341,7 +350,10 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             .enumerate()
             .map(|(i, svc)| {
                 let spec = plan.service_specs.get(i).copied().ok_or_else(|| {
-                    RealError::Input(format!("service `{}` has no pod spec in the plan", svc.name))
+                    RealError::Input(format!(
+                        "service `{}` has no pod spec in the plan",
+                        svc.name
+                    ))
                 })?;
                 let gpu_milli = plan
                     .specs
@@ -1221,7 +1233,12 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             .cloned()
             .collect();
         for &pod in &skip {
-            if let Some(b) = snap.cluster.nodes.iter().position(|n| n.pods.iter().any(|p| p.pod == pod)) {
+            if let Some(b) = snap
+                .cluster
+                .nodes
+                .iter()
+                .position(|n| n.pods.iter().any(|p| p.pod == pod))
+            {
                 let _ = snap.cluster.unbind(NodeId(b as u32), pod);
             }
         }

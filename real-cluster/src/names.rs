@@ -210,4 +210,3 @@ mod tests {
         assert_eq!(node_object_name("", "-x-"), "x");
     }
 }
-

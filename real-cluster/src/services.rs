@@ -24,9 +24,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use rand_pcg::Pcg64;
 
 use crate::error::RealError;
-use crate::names::{
-    ANN_SERVICE_NAME, LABEL_RUN, LABEL_SERVICE, deployment_name, owner_labels,
-};
+use crate::names::{ANN_SERVICE_NAME, LABEL_RUN, LABEL_SERVICE, deployment_name, owner_labels};
 use crate::snapshot::{is_terminal, node_of};
 use crate::workload::{PodSettings, drydock_pod_spec};
 

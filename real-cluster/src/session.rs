@@ -208,16 +208,30 @@ pub async fn cleanup_run(
     };
     // Deployments and their ReplicaSets first, so that nothing replaces the pods deleted below
     // (the garbage collector removes whatever they still own).
-    for e in delete_labelled::<Deployment>(Api::namespaced(client.clone(), namespace), &lp, run).await
+    for e in
+        delete_labelled::<Deployment>(Api::namespaced(client.clone(), namespace), &lp, run).await
     {
         if status_code(&e) != Some(404) {
-            errors.push(RealError::from_kube(e, server, "delete", "deployments", Some(namespace)));
+            errors.push(RealError::from_kube(
+                e,
+                server,
+                "delete",
+                "deployments",
+                Some(namespace),
+            ));
         }
     }
-    for e in delete_labelled::<ReplicaSet>(Api::namespaced(client.clone(), namespace), &lp, run).await
+    for e in
+        delete_labelled::<ReplicaSet>(Api::namespaced(client.clone(), namespace), &lp, run).await
     {
         if status_code(&e) != Some(404) {
-            errors.push(RealError::from_kube(e, server, "delete", "replicasets", Some(namespace)));
+            errors.push(RealError::from_kube(
+                e,
+                server,
+                "delete",
+                "replicasets",
+                Some(namespace),
+            ));
         }
     }
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);

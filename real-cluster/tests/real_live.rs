@@ -252,7 +252,10 @@ async fn real_a_service_is_scaled_up_then_down_by_the_hpa_within_its_bounds() {
     let seen = watch.stop();
     // Through the API: the Deployment's replicas stayed within [1, 4], went up, and came
     // back down (the HPA's writes through the scale subresource).
-    let dep = seen.deployments.get("svc0-web").expect("the Deployment was seen");
+    let dep = seen
+        .deployments
+        .get("svc0-web")
+        .expect("the Deployment was seen");
     assert!(
         dep.spec_replicas.iter().all(|r| (1..=4).contains(r)),
         "{dep:?}"
@@ -260,7 +263,11 @@ async fn real_a_service_is_scaled_up_then_down_by_the_hpa_within_its_bounds() {
     let peak = dep.spec_replicas.iter().copied().max().unwrap_or(0);
     assert!(peak >= 2, "scaled up: {dep:?}");
     assert_eq!(dep.spec_replicas.first(), Some(&1), "{dep:?}");
-    assert_eq!(dep.spec_replicas.last(), Some(&1), "scaled back down: {dep:?}");
+    assert_eq!(
+        dep.spec_replicas.last(),
+        Some(&1),
+        "scaled back down: {dep:?}"
+    );
     assert!(dep.max_status_replicas <= 4, "{dep:?}");
     // The ReplicaSet's pods were bound by drydock, each once, GPUs never over-committed.
     let replicas: Vec<(&String, &drydock_real_cluster::testing::monitor::PodSeen)> = seen
@@ -282,7 +289,10 @@ async fn real_a_service_is_scaled_up_then_down_by_the_hpa_within_its_bounds() {
     let svc = &report.summary.services[0];
     assert!(svc.completed > 0, "{svc:?}");
     assert_eq!(svc.replicas_end, 1);
-    assert!(svc.cold_start.count > 0 && svc.cold_start.p50 >= 30.0, "{svc:?}");
+    assert!(
+        svc.cold_start.count > 0 && svc.cold_start.p50 >= 30.0,
+        "{svc:?}"
+    );
     assert!(
         report.cleanup_errors.is_empty(),
         "{:?}",

@@ -78,7 +78,10 @@ fn case_gen() -> impl Strategy<Value = Case> {
         .prop_flat_map(|(min, gpus, hold_min, base, up_at_min, seed)| {
             // At most 8 replicas' worth of GPUs on the 16 of the cluster.
             let top = (16 / gpus).min(6);
-            (Just((min, gpus, hold_min, base, up_at_min, seed)), (min + 1)..=top)
+            (
+                Just((min, gpus, hold_min, base, up_at_min, seed)),
+                (min + 1)..=top,
+            )
         })
         .prop_flat_map(|((min, gpus, hold_min, base, up_at_min, seed), max)| {
             (
@@ -149,7 +152,9 @@ fn check_case(case: &Case) -> Result<(), TestCaseError> {
     })?;
     let context = format!(
         "{yaml}\nsim decisions: {:?}\nreal decisions: {:?}\nreal syncs: {:?}",
-        want.autoscaling.decisions, report.summary.autoscaling.decisions, report.observations.hpa_syncs
+        want.autoscaling.decisions,
+        report.summary.autoscaling.decisions,
+        report.observations.hpa_syncs
     );
     let dep = seen
         .deployments

@@ -14,7 +14,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use drydock_core::autoscale::hpa::{CPU, Hpa, HpaInput, HpaPod, MetricSample, MetricSpec, PodPhase};
+use drydock_core::autoscale::hpa::{
+    CPU, Hpa, HpaInput, HpaPod, MetricSample, MetricSpec, PodPhase,
+};
 use drydock_core::{SimDuration, SimTime};
 use drydock_scenarios::serving::autoscaling::{
     METRIC_GPU, METRIC_IN_FLIGHT, METRIC_RPS, METRIC_TOTAL_RPS, ServiceAutoscaling,

@@ -189,7 +189,10 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
             o.scale_errors
         );
         println!("HPA decisions, simulator:    {}", decisions(&sim_summary));
-        println!("HPA decisions, real cluster: {}", decisions(&report.summary));
+        println!(
+            "HPA decisions, real cluster: {}",
+            decisions(&report.summary)
+        );
     }
     if let Some(out) = &args.out {
         let real_dir = out.join("real");
