@@ -730,14 +730,14 @@ impl Actuator for MemCluster {
         let name = deployment.metadata.name.clone().unwrap_or_default();
         self.with(|m| {
             m.calls.push(Call::CreateDeployment(name.clone()));
-            if !m.deployments.contains_key(&name) {
-                let replicas = deployment
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.replicas)
-                    .unwrap_or(1);
-                m.deployments.insert(name, (deployment.clone(), replicas));
-            }
+            let replicas = deployment
+                .spec
+                .as_ref()
+                .and_then(|s| s.replicas)
+                .unwrap_or(1);
+            m.deployments
+                .entry(name)
+                .or_insert_with(|| (deployment.clone(), replicas));
             m.reconcile_deployments();
             Ok(())
         })

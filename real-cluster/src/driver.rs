@@ -1559,7 +1559,6 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 decisions: self.decisions.clone(),
                 ..Default::default()
             },
-            ..Default::default()
         }
     }
 }
@@ -1845,8 +1844,7 @@ mod tests {
         let desired_at = |decisions: &[drydock_sim::engine::fleet::ScaleDecision], t: f64| {
             decisions
                 .iter()
-                .filter(|x| x.time_s <= t)
-                .last()
+                .rfind(|x| x.time_s <= t)
                 .map_or(1, |x| x.to)
         };
         for (_, sync) in &d.observations().hpa_syncs {

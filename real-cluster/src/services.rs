@@ -331,13 +331,15 @@ impl ServiceRun {
             if r.deleting {
                 continue;
             }
-            if r.bound_at.is_none() && node.is_some() {
+            if r.bound_at.is_none() && !r.lost && node.is_some() {
                 r.bound_at = Some(now);
             }
             let down = node.is_some_and(&node_down);
             if r.ready_at.is_some() && !r.lost && (down || !pod_ready(p)) {
                 r.lost = true;
+                // As the simulator's lost replica: neither Ready nor running.
                 r.ready_at = None;
+                r.bound_at = None;
                 self.runtime.replica_removed(r.id, now, false);
                 continue;
             }

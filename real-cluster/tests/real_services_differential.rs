@@ -110,8 +110,7 @@ fn case_gen() -> impl Strategy<Value = Case> {
 fn desired_at(decisions: &[ScaleDecision], initial: u32, t: f64) -> u32 {
     decisions
         .iter()
-        .filter(|d| d.actor == "hpa" && d.time_s <= t)
-        .last()
+        .rfind(|d| d.actor == "hpa" && d.time_s <= t)
         .map_or(initial, |d| d.to)
 }
 
