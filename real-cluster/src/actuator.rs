@@ -83,6 +83,38 @@ pub trait Actuator: Send + Sync {
         pod: &str,
         grace_seconds: Option<i64>,
     ) -> impl Future<Output = Result<(), RealError>> + Send;
+    /// Creates Deployment `deployment` (drydock's, in its namespace). A Deployment of that
+    /// name that is already this run's is not an error.
+    ///
+    /// # Errors
+    /// [`RealError::NotOurs`] when a Deployment of that name exists and is not this run's; API
+    /// errors.
+    fn create_deployment(
+        &self,
+        deployment: &Deployment,
+    ) -> impl Future<Output = Result<(), RealError>> + Send;
+    /// Deletes Deployment `namespace/name` (background propagation: the garbage collector
+    /// removes its ReplicaSets and pods). A Deployment already gone is not an error.
+    ///
+    /// # Errors
+    /// API errors other than 404.
+    fn delete_deployment(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<(), RealError>> + Send;
+    /// Sets the [`crate::names::ANN_STARTUP_DELAY`] annotation of pod `namespace/pod` (a
+    /// service replica's cold start, drawn by the driver before it binds the pod) to `delay`
+    /// of scenario time.
+    ///
+    /// # Errors
+    /// API errors (404 when the pod is gone).
+    fn set_startup_delay(
+        &self,
+        namespace: &str,
+        pod: &str,
+        delay: drydock_core::SimDuration,
+    ) -> impl Future<Output = Result<(), RealError>> + Send;
     /// Sets the replicas of Deployment `namespace/name` through its scale subresource.
     ///
     /// # Errors
@@ -287,19 +319,95 @@ impl<C: Clock> Actuator for KubeActuator<C> {
         }
     }
 
-    async fn scale(&self, namespace: &str, name: &str, replicas: i32) -> Result<(), RealError> {
+    async fn create_deployment(&self, deployment: &Deployment) -> Result<(), RealError> {
+        let ns = deployment.metadata.namespace.clone().unwrap_or_default();
+        let name = deployment.metadata.name.clone().unwrap_or_default();
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &ns);
+        match api.create(&PostParams::default(), deployment).await {
+            Ok(_) => Ok(()),
+            Err(e) if status_code(&e) == Some(409) => match api.get_opt(&name).await {
+                Ok(Some(d)) if is_ours(&d.metadata, Some(&self.run)) => Ok(()),
+                Ok(_) => Err(RealError::NotOurs {
+                    kind: "Deployment",
+                    name,
+                    namespace: Some(ns),
+                }),
+                Err(e) => Err(self.err(e, "get", "deployments", Some(&ns))),
+            },
+            Err(e) => Err(self.err(e, "create", "deployments", Some(&ns))),
+        }
+    }
+
+    async fn delete_deployment(&self, namespace: &str, name: &str) -> Result<(), RealError> {
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
-        api.patch_scale(
-            name,
+        match api.get_opt(name).await {
+            Ok(Some(d)) if is_ours(&d.metadata, Some(&self.run)) => {}
+            Ok(_) => return Ok(()),
+            Err(e) => return Err(self.err(e, "get", "deployments", Some(namespace))),
+        }
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => Ok(()),
+            Err(e) if status_code(&e) == Some(404) => Ok(()),
+            Err(e) => Err(self.err(e, "delete", "deployments", Some(namespace))),
+        }
+    }
+
+    async fn set_startup_delay(
+        &self,
+        namespace: &str,
+        pod: &str,
+        delay: drydock_core::SimDuration,
+    ) -> Result<(), RealError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let patch = json!({"metadata": {"annotations": {
+            crate::names::ANN_STARTUP_DELAY: delay.0.to_string()
+        }}});
+        api.patch(
+            pod,
             &PatchParams {
                 field_manager: Some(crate::names::FIELD_MANAGER.to_string()),
                 ..Default::default()
             },
-            &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+            &Patch::Merge(patch),
         )
         .await
         .map(|_| ())
-        .map_err(|e| self.err(e, "patch", "deployments/scale", Some(namespace)))
+        .map_err(|e| self.err(e, "patch", "pods", Some(namespace)))
+    }
+
+    /// A JSON merge patch of `spec.replicas` on the scale subresource
+    /// (`deployments/scale`, the HPA controller's write, kubernetes-semantics.md HPA section):
+    /// it carries no `resourceVersion`, so it cannot conflict with the Deployment controller's
+    /// status writes; a 409 or a transient error is still retried, up to five times, 100 ms
+    /// apart.
+    async fn scale(&self, namespace: &str, name: &str, replicas: i32) -> Result<(), RealError> {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+        let mut tries = 0;
+        loop {
+            let r = api
+                .patch_scale(
+                    name,
+                    &PatchParams {
+                        field_manager: Some(crate::names::FIELD_MANAGER.to_string()),
+                        ..Default::default()
+                    },
+                    &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+                )
+                .await;
+            match r {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    let e = self.err(e, "patch", "deployments/scale", Some(namespace));
+                    // Transient includes 409 (a conflict).
+                    if tries < 5 && e.is_transient() {
+                        tries += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
     }
 
     async fn add_node(&self, node: &FakeNodeSpec) -> Result<(), RealError> {
@@ -348,6 +456,12 @@ pub enum Call {
     Delete(String),
     /// `scale(deployment, replicas)`.
     Scale(String, i32),
+    /// `create_deployment(name)`.
+    CreateDeployment(String),
+    /// `delete_deployment(name)`.
+    DeleteDeployment(String),
+    /// `set_startup_delay(pod, µs)`.
+    StartupDelay(String, u64),
     /// `add_node(name)`.
     AddNode(String),
     /// `remove_node(name)`.
@@ -373,10 +487,79 @@ struct Mem {
     failing_creates: u32,
     failing_finishes: u32,
     failing_binds_after: BTreeSet<String>,
+    /// Deployments: name → (object, `spec.replicas`).
+    deployments: BTreeMap<String, (Deployment, i32)>,
+    next_replica: u64,
 }
 
-/// An in-memory cluster with an instant fake kubelet and an instant node lifecycle controller,
-/// for tests of the driver without an API server: a bound pod is Running at once; an evicted or
+impl Mem {
+    /// The Deployment and ReplicaSet controllers, instantly: each Deployment gets
+    /// `spec.replicas` pods (`<deployment>-<n>`, from its template), deleting unbound pods
+    /// first, then the newest.
+    fn reconcile_deployments(&mut self) {
+        let deployments: Vec<(String, Deployment, i32)> = self
+            .deployments
+            .iter()
+            .map(|(n, (d, r))| (n.clone(), d.clone(), *r))
+            .collect();
+        for (name, d, replicas) in deployments {
+            let mine = |p: &Pod| {
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(crate::names::LABEL_SERVICE))
+                    == Some(&name)
+            };
+            let mut have: Vec<(bool, u64, String)> = self
+                .pods
+                .values()
+                .filter(|p| mine(p))
+                .map(|p| {
+                    let n = p.metadata.name.clone().unwrap_or_default();
+                    let k = n
+                        .rsplit('-')
+                        .next()
+                        .and_then(|k| k.parse().ok())
+                        .unwrap_or(0);
+                    let bound = p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some();
+                    (bound, k, n)
+                })
+                .collect();
+            let want = replicas.max(0) as usize;
+            if have.len() > want {
+                // Unbound first, then the newest.
+                have.sort_by_key(|(bound, k, _)| (*bound, std::cmp::Reverse(*k)));
+                for (_, _, n) in have.iter().take(have.len() - want) {
+                    self.pods.remove(n);
+                }
+            }
+            for _ in have.len()..want {
+                let Some(t) = d.spec.as_ref().map(|s| s.template.clone()) else {
+                    break;
+                };
+                self.next_replica += 1;
+                self.next_uid += 1;
+                let pod_name = format!("{name}-{}", self.next_replica);
+                let mut meta = t.metadata.unwrap_or_default();
+                meta.name = Some(pod_name.clone());
+                meta.namespace = d.metadata.namespace.clone();
+                meta.uid = Some(format!("uid-{}", self.next_uid));
+                meta.creation_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
+                let mut p = Pod {
+                    metadata: meta,
+                    spec: t.spec,
+                    status: None,
+                };
+                mem_phase(&mut p, "Pending");
+                self.pods.insert(pod_name, p);
+            }
+        }
+    }
+}
+
+/// An in-memory cluster with an instant fake kubelet, an instant node lifecycle controller and
+/// instant Deployment and ReplicaSet controllers, for tests of the driver without an API
+/// server: a bound pod is Running and Ready at once; an evicted or
 /// deleted pod is gone at once; a failed node is tainted `node.kubernetes.io/unreachable`
 /// (NoSchedule and NoExecute) and its pods are evicted at once (grace period and
 /// `tolerationSeconds` of 0); a repaired node loses the taints. It records every call.
@@ -520,6 +703,12 @@ impl Actuator for MemCluster {
             }
             spec.node_name = Some(node.to_string());
             mem_phase(p, "Running");
+            p.status.get_or_insert_with(PodStatus::default).conditions =
+                Some(vec![k8s_openapi::api::core::v1::PodCondition {
+                    type_: "Ready".to_string(),
+                    status: "True".to_string(),
+                    ..Default::default()
+                }]);
             *m.bind_count.entry(pod.to_string()).or_default() += 1;
             if m.failing_binds_after.remove(pod) {
                 return Err(RealError::Timeout(format!(
@@ -533,10 +722,12 @@ impl Actuator for MemCluster {
     async fn evict(&self, _namespace: &str, pod: &str) -> Result<EvictOutcome, RealError> {
         self.with(|m| {
             m.calls.push(Call::Evict(pod.to_string()));
-            Ok(match m.pods.remove(pod) {
+            let out = match m.pods.remove(pod) {
                 Some(_) => EvictOutcome::Evicted,
                 None => EvictOutcome::Gone,
-            })
+            };
+            m.reconcile_deployments();
+            Ok(out)
         })
     }
 
@@ -549,12 +740,75 @@ impl Actuator for MemCluster {
         self.with(|m| {
             m.calls.push(Call::Delete(pod.to_string()));
             m.pods.remove(pod);
+            m.reconcile_deployments();
+            Ok(())
+        })
+    }
+
+    async fn create_deployment(&self, deployment: &Deployment) -> Result<(), RealError> {
+        let name = deployment.metadata.name.clone().unwrap_or_default();
+        self.with(|m| {
+            m.calls.push(Call::CreateDeployment(name.clone()));
+            let replicas = deployment
+                .spec
+                .as_ref()
+                .and_then(|s| s.replicas)
+                .unwrap_or(1);
+            m.deployments
+                .entry(name)
+                .or_insert_with(|| (deployment.clone(), replicas));
+            m.reconcile_deployments();
+            Ok(())
+        })
+    }
+
+    async fn delete_deployment(&self, _namespace: &str, name: &str) -> Result<(), RealError> {
+        self.with(|m| {
+            m.calls.push(Call::DeleteDeployment(name.to_string()));
+            if m.deployments.remove(name).is_some() {
+                m.pods.retain(|_, p| {
+                    p.metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get(crate::names::LABEL_SERVICE))
+                        .map(String::as_str)
+                        != Some(name)
+                });
+            }
+            Ok(())
+        })
+    }
+
+    async fn set_startup_delay(
+        &self,
+        _namespace: &str,
+        pod: &str,
+        delay: drydock_core::SimDuration,
+    ) -> Result<(), RealError> {
+        self.with(|m| {
+            m.calls.push(Call::StartupDelay(pod.to_string(), delay.0));
+            let Some(p) = m.pods.get_mut(pod) else {
+                return Err(RealError::Input(format!("no pod {pod}")));
+            };
+            p.metadata
+                .annotations
+                .get_or_insert_with(Default::default)
+                .insert(
+                    crate::names::ANN_STARTUP_DELAY.to_string(),
+                    delay.0.to_string(),
+                );
             Ok(())
         })
     }
 
     async fn scale(&self, _namespace: &str, name: &str, replicas: i32) -> Result<(), RealError> {
-        self.with(|m| m.calls.push(Call::Scale(name.to_string(), replicas)));
+        self.with(|m| {
+            m.calls.push(Call::Scale(name.to_string(), replicas));
+            if let Some(d) = m.deployments.get_mut(name) {
+                d.1 = replicas;
+            }
+            m.reconcile_deployments();
+        });
         Ok(())
     }
 
@@ -636,6 +890,7 @@ impl Actuator for MemCluster {
                 );
                 !on || done
             });
+            m.reconcile_deployments();
             Ok(())
         })
     }

@@ -17,8 +17,17 @@
 //! period, eviction); the API shows them go one by one. A cycle that would see a gang partly
 //! released waits for the next tick, so that both decide on the same cluster.
 //!
+//! Inference services ([`crate::services`]): each is a Deployment whose pods the
+//! controller-manager makes; the driver queues them as one-pod gangs when it first sees them,
+//! binds them in the same cycle (after annotating each with its cold start), feeds their
+//! readiness to the service's request-level runtime, and every scrape interval and HPA sync
+//! period runs the simulator's metrics pipeline and the core's HPA
+//! ([`drydock_sim::service_autoscaling::ServiceHpa`]), writing its decisions through the
+//! Deployment's scale subresource.
+//!
 //! Simplifications, beside the simulator's own: permit-wait gangs are scheduled all or nothing
-//! (holding resources needs a Permit stage no API offers); random failures are not injected.
+//! (holding resources needs a Permit stage no API offers); random failures are not injected;
+//! replica pods neither preempt nor are preempted.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -46,6 +55,7 @@ use crate::error::RealError;
 use crate::kubelet::PodOutcome;
 use crate::names::{ANN_GANG_SIZE, ANN_QUEUED_AT, LABEL_GANG, LABEL_JOB, LABEL_WORKER};
 use crate::objects::{FakeNodeSpec, pod_spec_of};
+use crate::services::{ServiceRun, service_deployment};
 use crate::snapshot::{self, Placement, Snapshot, is_terminal, node_of};
 use crate::workload::{JobPhase, PodSettings, Workload};
 
@@ -122,6 +132,10 @@ pub struct Observations {
     /// Gangs found bound in full through the API without the driver having seen its binds
     /// succeed (a bind whose response was lost, as when the API server dies mid-request).
     pub gangs_adopted: u64,
+    /// Every HPA sync run, by service name: scenario time and `spec.replicas` before and after.
+    pub hpa_syncs: Vec<(String, crate::services::HpaSync)>,
+    /// Scale-subresource writes of HPA decisions that failed (each retried on the next tick).
+    pub scale_errors: u64,
 }
 
 /// A pod operation the driver must see through, retried on later ticks when it fails.
@@ -200,6 +214,10 @@ pub struct Driver<A: Actuator, V: ClusterView> {
     retry_ops: BTreeMap<String, PodOp>,
     /// Since when some node the scenario has up is seen not Ready.
     unready_since: Option<tokio::time::Instant>,
+    /// Inference services, in scenario order.
+    services: Vec<ServiceRun>,
+    /// Scale decisions (the HPA's), in time order.
+    decisions: Vec<drydock_sim::engine::fleet::ScaleDecision>,
 }
 
 /// Scheduler configuration and target workload of `scenario` and `plan`, as the simulator
@@ -237,8 +255,10 @@ struct QueuedGang {
     queued_at: u64,
     job: u32,
     gang: String,
-    /// Unbound pods: (worker, name, spec).
-    pending: Vec<(u32, String, PodSpec)>,
+    /// Unbound pods: (worker, name, spec, core pod id).
+    pending: Vec<(u32, String, PodSpec, drydock_core::PodId)>,
+    /// For a service replica pod: the service index.
+    service: Option<usize>,
 }
 
 impl<A: Actuator, V: ClusterView> Driver<A, V> {
@@ -278,11 +298,6 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         {
             warnings.push(
                 "pool autoscaling and spot interruptions are not run on a real cluster yet; pools keep their initial nodes".to_string(),
-            );
-        }
-        if !scenario.services.is_empty() {
-            warnings.push(
-                "inference services (spec.services) are not run on a real cluster yet".to_string(),
             );
         }
         if plan.jobs.iter().any(|j| j.one_attempt) {
@@ -353,6 +368,24 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             capacity_milli: plan.cluster.gpu_capacity_milli(),
             ..Default::default()
         };
+        let services = scenario
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, svc)| {
+                let spec = plan.service_specs.get(i).copied().ok_or_else(|| {
+                    RealError::Input(format!(
+                        "service `{}` has no pod spec in the plan",
+                        svc.name
+                    ))
+                })?;
+                let gpu_milli = plan
+                    .specs
+                    .get(spec.0 as usize)
+                    .map_or(0, |s| s.request.gpu.total_milli());
+                ServiceRun::new(svc, i, spec, gpu_milli, data_dir, seed)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Driver {
             duration: scenario.duration.map(|d| SimTime(d.0)),
             end: None,
@@ -361,6 +394,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             deferred_since: None,
             retry_ops: BTreeMap::new(),
             unready_since: None,
+            services,
+            decisions: Vec::new(),
             scenario: scenario.clone(),
             seed,
             rng: drydock_sim::rng::stream(seed, "scheduler"),
@@ -592,6 +627,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         create.extend(self.workload.arrive(now));
         create.extend(self.workload.backoff_expired(now));
         self.create_gangs(&create).await?;
+        self.services_tick(now, &pods).await?;
         if now >= self.next_cycle && self.cycle(now).await? {
             let c = cycle.0.max(1);
             self.next_cycle = SimTime((now.0 / c + 1).saturating_mul(c));
@@ -633,6 +669,91 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// The services at scenario time `now`: creates their Deployments (once; a transient
+    /// failure is retried on the next tick), advances their request runtimes, updates their
+    /// replicas from the pods the API reports, runs the scrapes and HPA syncs due, and writes
+    /// the HPA's decisions through the Deployments' scale subresource (a failed write is
+    /// retried on the next tick).
+    async fn services_tick(
+        &mut self,
+        now: SimTime,
+        pods: &BTreeMap<String, Arc<Pod>>,
+    ) -> Result<(), RealError> {
+        if self.services.is_empty() {
+            return Ok(());
+        }
+        let mut first_err = None;
+        for s in 0..self.services.len() {
+            if self.services[s].created {
+                continue;
+            }
+            let plan = &self.workload.plan;
+            let (Some(spec), Some(svc)) = (
+                plan.specs.get(self.services[s].spec.0 as usize),
+                self.scenario.services.get(s),
+            ) else {
+                continue;
+            };
+            let d = service_deployment(&plan.cluster, spec, svc, s, &self.settings);
+            match self.actuator.create_deployment(&d).await {
+                Ok(()) => {
+                    self.services[s].created = true;
+                    self.active();
+                }
+                Err(e) if e.is_transient() => {
+                    first_err.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let list: Vec<&Pod> = pods.values().map(|p| &**p).collect();
+        let down: std::collections::BTreeSet<&str> = self
+            .names
+            .iter()
+            .zip(&self.up)
+            .filter(|(_, up)| !**up)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        for svc in &mut self.services {
+            svc.runtime.advance_to(now);
+            svc.observe(now, &list, |n| down.contains(n));
+        }
+        for s in 0..self.services.len() {
+            let syncs = self.services[s].syncs.len();
+            if let Some(d) = self.services[s].autoscale(now) {
+                self.decisions.push(d);
+            }
+            let svc = &self.services[s];
+            for sync in &svc.syncs[syncs..] {
+                self.obs.hpa_syncs.push((svc.name.clone(), *sync));
+            }
+            if let Some(r) = svc.pending_scale {
+                let deployment = svc.deployment.clone();
+                match self
+                    .actuator
+                    .scale(&self.config.namespace, &deployment, r as i32)
+                    .await
+                {
+                    Ok(()) => self.services[s].pending_scale = None,
+                    Err(e) => {
+                        self.obs.scale_errors += 1;
+                        tracing::warn!(deployment = %deployment, error = %e, "scale failed; retrying");
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The run's inference services.
+    pub fn services(&self) -> &[ServiceRun] {
+        &self.services
     }
 
     /// A gang whose release is seen only in part: some of its pods gone or terminal, some
@@ -954,14 +1075,16 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(u64::MAX);
             let spec = pod_spec_of(p, &mut snap.cluster);
+            let id = snapshot::pod_id(job, worker);
             let g = gangs.entry(gang.clone()).or_insert_with(|| QueuedGang {
                 priority: spec.priority,
                 queued_at,
                 job,
                 gang: gang.clone(),
                 pending: Vec::new(),
+                service: None,
             });
-            g.pending.push((worker, name, spec));
+            g.pending.push((worker, name, spec, id));
         }
         let mut out: Vec<QueuedGang> = gangs
             .into_values()
@@ -984,7 +1107,40 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             })
             .collect();
         for g in &mut out {
-            g.pending.sort_by_key(|(w, _, _)| *w);
+            g.pending.sort_by_key(|(w, _, _, _)| *w);
+        }
+        // Service replica pods: one-pod "gangs" queued when first seen, after the jobs known
+        // then (the simulator gives each replica the next job index).
+        let base = self.workload.jobs.len() as u32;
+        for p in pods {
+            let Some(s) = self.services.iter().position(|svc| svc.owns(p)) else {
+                continue;
+            };
+            let Some(name) = p.metadata.name.clone() else {
+                continue;
+            };
+            let assumed = self.placements.get(&name).is_some_and(|pl| !pl.observed);
+            if node_of(p).is_some()
+                || assumed
+                || is_terminal(p)
+                || p.metadata.deletion_timestamp.is_some()
+            {
+                continue;
+            }
+            let (Some((rid, created)), Some(&id)) =
+                (self.services[s].created_at(&name), snap.ids.get(&name))
+            else {
+                continue;
+            };
+            let spec = pod_spec_of(p, &mut snap.cluster);
+            out.push(QueuedGang {
+                priority: spec.priority,
+                queued_at: created.0,
+                job: base.saturating_add(rid),
+                gang: name.clone(),
+                pending: vec![(0, name, spec, id)],
+                service: Some(s),
+            });
         }
         out.sort_by_key(|g| (Reverse(g.priority), g.queued_at, g.job));
         out
@@ -1080,8 +1236,11 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         let reservations: Vec<(i32, NodeId)> = queue
             .iter()
             .flat_map(|g| {
-                self.workload.jobs[g.job as usize]
-                    .nominated
+                self.workload
+                    .jobs
+                    .get(g.job as usize)
+                    .map(|s| s.nominated.as_slice())
+                    .unwrap_or_default()
                     .iter()
                     .map(move |&n| (g.priority, n))
             })
@@ -1099,20 +1258,20 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                     cordoned.push(n);
                 }
             }
-            let Some(plan) = self.workload.job(g.job).cloned() else {
-                continue;
+            let shape = match g.service {
+                Some(s) => (self.services[s].spec, self.services[s].spec, 1),
+                None => match self.workload.job(g.job) {
+                    Some(plan) => (plan.spec, plan.last_spec, plan.workers),
+                    None => continue,
+                },
             };
-            let shape = (plan.spec, plan.last_spec, plan.workers);
             if failed_shapes.contains(&shape) {
                 continue;
             }
             let pending: Vec<PendingPod<'_>> = g
                 .pending
                 .iter()
-                .map(|(w, _, spec)| PendingPod {
-                    pod: snapshot::pod_id(g.job, *w),
-                    spec,
-                })
+                .map(|(_, _, spec, id)| PendingPod { pod: *id, spec })
                 .collect();
             let demand: u64 = pending
                 .iter()
@@ -1141,6 +1300,11 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 }
                 Err(()) => {
                     failed_shapes.push(shape);
+                    if g.service.is_some() {
+                        // Replica pods do not preempt (the simulator's services run at their
+                        // priority; preemption is for gangs).
+                        continue;
+                    }
                     let awaiting = self.workload.jobs[g.job as usize].awaiting_victims;
                     let lower_bound = snap
                         .cluster
@@ -1183,12 +1347,42 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         now: SimTime,
     ) {
         let ns = self.config.namespace.clone();
+        // A replica's cold start is drawn (the simulator's draw at its bind) and set on the
+        // pod before the bind, so the fake kubelet sees it when it sees the pod bound.
+        let mut skip: Vec<drydock_core::PodId> = Vec::new();
+        if let Some(s) = g.service {
+            for b in binds {
+                let Some((_, name, _, _)) = g.pending.iter().find(|p| p.3 == b.pod) else {
+                    continue;
+                };
+                let delay = self.services[s].draw_startup(name);
+                if let Err(e) = self.actuator.set_startup_delay(&ns, name, delay).await {
+                    tracing::warn!(pod = %name, error = %e, "cannot set the cold start");
+                    skip.push(b.pod);
+                }
+            }
+        }
+        let binds: Vec<drydock_core::Bind> = binds
+            .iter()
+            .filter(|b| !skip.contains(&b.pod))
+            .cloned()
+            .collect();
+        for &pod in &skip {
+            if let Some(b) = snap
+                .cluster
+                .nodes
+                .iter()
+                .position(|n| n.pods.iter().any(|p| p.pod == pod))
+            {
+                let _ = snap.cluster.unbind(NodeId(b as u32), pod);
+            }
+        }
         let calls = binds.iter().map(|b| {
             let name = g
                 .pending
                 .iter()
-                .find(|(w, _, _)| snapshot::pod_id(g.job, *w) == b.pod)
-                .map(|(_, n, _)| n.clone())
+                .find(|p| p.3 == b.pod)
+                .map(|p| p.1.clone())
                 .unwrap_or_default();
             let node = self.names[b.node.0 as usize].clone();
             let actuator = Arc::clone(&self.actuator);
@@ -1199,9 +1393,9 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             }
         });
         let results = futures::future::join_all(calls).await;
-        let mut all_ok = true;
+        let mut all_ok = skip.is_empty();
         let mut conflict = false;
-        for ((name, node, r), b) in results.into_iter().zip(binds) {
+        for ((name, node, r), b) in results.into_iter().zip(&binds) {
             match r {
                 Ok(outcome) => {
                     if outcome == BindOutcome::AlreadyBound {
@@ -1209,6 +1403,9 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                         conflict = true;
                     } else {
                         self.obs.binds += 1;
+                    }
+                    if let Some(s) = g.service {
+                        self.services[s].bound(&name, now);
                     }
                     self.placements.insert(
                         name,
@@ -1230,7 +1427,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         }
         // After a 409 the pod's node is the one the API says, which the view shows later:
         // the job is started by `adopt_bound_gangs` once it does.
-        if !all_ok || conflict {
+        if !all_ok || conflict || g.service.is_some() {
             return;
         }
         // Every pod of the gang bound now (this cycle's binds, plus any bound before).
@@ -1303,6 +1500,9 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
     }
 
     fn finish(&mut self, end: SimTime) {
+        for svc in &mut self.services {
+            svc.finish(end);
+        }
         let u = &mut self.usage;
         if end > u.last {
             u.area += u.alloc_milli as u128 * end.since(u.last).0 as u128;
@@ -1315,6 +1515,16 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
     /// returned after trying everything.
     pub async fn teardown(&self) -> Vec<RealError> {
         let mut errors = Vec::new();
+        // Deployments first, so that their ReplicaSets do not replace the pods deleted below.
+        for svc in &self.services {
+            if let Err(e) = self
+                .actuator
+                .delete_deployment(&self.config.namespace, &svc.deployment)
+                .await
+            {
+                errors.push(e);
+            }
+        }
         for p in self.view.pods() {
             if let Some(name) = &p.metadata.name
                 && let Err(e) = self
@@ -1454,6 +1664,16 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             })
             .collect();
         let cost = CostReport::from_pools(pools, hours);
+        let completed_requests: u64 = self
+            .services
+            .iter()
+            .map(|s| s.runtime.summary().completed)
+            .sum();
+        let services = self
+            .services
+            .iter()
+            .map(|s| s.report(end, cost.total, completed_requests))
+            .collect();
         Summary {
             version: SUMMARY_VERSION,
             scenario: self.scenario.name.clone(),
@@ -1472,8 +1692,13 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             fragmentation_curve: Vec::new(),
             event_log_sha256: "none (real cluster)".to_string(),
             horizon_reached: false,
-            // Nodes never come and go on a real cluster yet: no autoscaling section.
-            ..Default::default()
+            services,
+            // Nodes never come and go on a real cluster yet: the autoscaling section has the
+            // HPA's decisions only.
+            autoscaling: drydock_sim::report::AutoscalingReport {
+                decisions: self.decisions.clone(),
+                ..Default::default()
+            },
         }
     }
 }
@@ -1714,6 +1939,70 @@ mod tests {
             got.gpu.allocation_mean,
             want.gpu.allocation_mean
         );
+    }
+
+    /// A service with a traffic step: 5 req/s, 60 req/s from 2 min to 6 min, then 5 again;
+    /// the HPA (target 10 req/s per pod, 1 to 4 replicas) scales up, then down.
+    pub(crate) const STEP_SERVICE: &str = "  duration: 12m\n  services:\n    - name: web\n      replicas: 1\n      gpusPerReplica: 1\n      cpu: \"2\"\n      memory: 4Gi\n      startup: {imagePull: {kind: fixed, value: 10s}, modelLoad: {kind: fixed, value: 20s}}\n      generic: {serviceTime: {kind: exponential, mean: 200ms}, concurrency: 4}\n      queue: {capacity: 64, timeout: 10s}\n      traffic:\n        steps: [{at: 0s, rate: 5}, {at: 2m, rate: 60}, {at: 6m, rate: 5}]\n      autoscaling:\n        minReplicas: 1\n        maxReplicas: 4\n        metrics: [{type: requests-per-second, averageValue: 10}]\n        behavior: {scaleDown: {stabilizationWindow: 1m}}\n";
+
+    #[tokio::test]
+    async fn a_service_is_a_deployment_whose_replicas_the_hpa_scales_like_the_simulator() {
+        let s = scenario(STEP_SERVICE);
+        let mut sim = drydock_sim::Simulation::new(&s, None, None).expect("sim");
+        sim.run(|_| {}).expect("runs");
+        let want = sim.summary();
+        let (mut d, mem) = driver(&s);
+        d.setup().await.expect("setup");
+        ticks(&mut d, 0, 12 * 60).await;
+        d.finish(SimTime(12 * 60 * S));
+        let got = d.summary();
+        let calls = mem.calls();
+        assert!(calls.contains(&Call::CreateDeployment("svc0-web".into())));
+        // Every replica pod got its cold start (10 s + 20 s) before its bind.
+        let delays: Vec<u64> = calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::StartupDelay(_, us) => Some(*us),
+                _ => None,
+            })
+            .collect();
+        assert!(!delays.is_empty());
+        assert!(delays.iter().all(|&us| us == 30 * S), "{delays:?}");
+        let scales: Vec<i32> = calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::Scale(_, r) => Some(*r),
+                _ => None,
+            })
+            .collect();
+        let peak = scales.iter().copied().max().unwrap_or(0);
+        assert!(peak > 1 && peak <= 4, "{scales:?}");
+        assert!(scales.iter().all(|&r| (1..=4).contains(&r)), "{scales:?}");
+        assert_eq!(scales.last(), Some(&1), "scaled back down: {scales:?}");
+        // The same decisions as the simulator's, within one replica at each HPA sync.
+        let sim_decisions = &want.autoscaling.decisions;
+        let desired_at = |decisions: &[drydock_sim::engine::fleet::ScaleDecision], t: f64| {
+            decisions
+                .iter()
+                .rfind(|x| x.time_s <= t)
+                .map_or(1, |x| x.to)
+        };
+        for (_, sync) in &d.observations().hpa_syncs {
+            let sim_r = desired_at(sim_decisions, sync.time_s);
+            assert!(
+                sync.to.abs_diff(sim_r) <= 1,
+                "at {} s: real {} sim {sim_r}",
+                sync.time_s,
+                sync.to
+            );
+        }
+        assert_eq!(got.services.len(), 1);
+        let (g, w) = (&got.services[0], &want.services[0]);
+        assert_eq!(g.name, "web");
+        assert_eq!(g.requests, w.requests, "same traffic");
+        assert!(g.completed > 0);
+        assert_eq!(g.replicas_end, 1);
+        assert!(!got.autoscaling.decisions.is_empty());
     }
 
     /// A view that shows some pods as they were (a watch that has not delivered their last

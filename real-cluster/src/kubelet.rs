@@ -29,6 +29,8 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::Store;
 use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use crate::Clock;
 use crate::error::{RealError, status_code};
@@ -48,7 +50,9 @@ pub struct KubeletConfig {
     pub renew_interval: Duration,
     /// How often the pod loop looks at the pods store.
     pub resync: Duration,
-    /// Concurrent API requests when registering nodes or renewing Leases.
+    /// Concurrent API requests of each kind of work: registering nodes, renewing Leases, and
+    /// pod status writes and force-deletions. kube-rs speaks HTTP/1.1 to the API server, so
+    /// each request in flight holds its own connection: this also bounds the connections.
     pub concurrency: usize,
 }
 
@@ -101,6 +105,8 @@ struct NodeEntry {
     alive: bool,
     spec: FakeNodeSpec,
     index: u32,
+    /// When its Lease was last created or renewed (when the request was sent).
+    renewed: Instant,
 }
 
 /// The fake kubelet of one run: the nodes it registered and the pods of its run bound to them.
@@ -111,11 +117,23 @@ pub struct FakeKubelet<C: Clock> {
     config: KubeletConfig,
     clock: Arc<C>,
     state: Mutex<State>,
+    /// Permits for pod status writes and force-deletions ([`KubeletConfig::concurrency`]), so
+    /// thousands of pods bound at once do not become thousands of requests (and connections)
+    /// at once.
+    pod_writes: Semaphore,
 }
 
 /// Patch parameters of the fake kubelet's writes (field manager [`FIELD_MANAGER_KUBELET`]).
 fn kubelet_params() -> PatchParams {
     PatchParams {
+        field_manager: Some(FIELD_MANAGER_KUBELET.to_string()),
+        ..Default::default()
+    }
+}
+
+/// Create parameters of the fake kubelet's writes (field manager [`FIELD_MANAGER_KUBELET`]).
+fn kubelet_post() -> PostParams {
+    PostParams {
         field_manager: Some(FIELD_MANAGER_KUBELET.to_string()),
         ..Default::default()
     }
@@ -165,6 +183,24 @@ pub fn node_status_patch(spec: &FakeNodeSpec, index: u32, ready: bool) -> serde_
             }
         }
     })
+}
+
+/// The Node object of `spec` for run `run` with its status ([`node_status_patch`], Ready) set:
+/// what [`FakeKubelet::register`] creates.
+pub fn node_with_status(spec: &FakeNodeSpec, run: &str, index: u32) -> Node {
+    let mut node = node_object(spec, run);
+    let status = node_status_patch(spec, index, true)["status"].take();
+    // The patch is built from typed values, so it always reads back as a NodeStatus.
+    node.status = serde_json::from_value(status).ok();
+    node
+}
+
+/// True when `node`'s status has a `Ready=True` condition.
+fn has_ready_condition(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// The status of a pod that started on `node`: Running, all conditions True, its one container
@@ -253,8 +289,9 @@ impl<C: Clock> FakeKubelet<C> {
             client,
             server: server.into(),
             run: run.into(),
-            config,
             clock,
+            pod_writes: Semaphore::new(config.concurrency.max(1)),
+            config,
             state: Mutex::new(State::default()),
         }
     }
@@ -282,9 +319,11 @@ impl<C: Clock> FakeKubelet<C> {
         })
     }
 
-    /// Registers a fake node: creates the Node (refusing one that exists and is not this
-    /// run's), writes its status (GPUs, Ready) through the status subresource, and creates its
-    /// Lease in `kube-node-lease` with an owner reference to the Node.
+    /// Registers a fake node: creates the Node with its status (GPUs, Ready) in one request,
+    /// as the kubelet does (`registerWithAPIServer` posts the Node with the status it computed;
+    /// the API server keeps the status of a new Node), and its Lease in `kube-node-lease` with
+    /// an owner reference to the Node. A Node that already exists and is this run's (a
+    /// re-registration) gets a fresh Ready status through the status subresource instead.
     ///
     /// # Errors
     /// [`RealError::NotOurs`] when a Node or Lease of that name exists and is not this run's;
@@ -295,42 +334,41 @@ impl<C: Clock> FakeKubelet<C> {
             let i = s.nodes.len() as u32;
             s.nodes.get(&spec.name).map(|e| e.index).unwrap_or(i)
         });
-        let existing = nodes
-            .get_opt(&spec.name)
-            .await
-            .map_err(|e| self.err(e, "get", "nodes", None))?;
-        let node = match existing {
-            Some(n) if is_ours(&n.metadata, Some(&self.run)) => n,
-            Some(_) => {
-                return Err(RealError::NotOurs {
-                    kind: "Node",
-                    name: spec.name.clone(),
-                    namespace: None,
-                });
+        let sent = Instant::now();
+        let created = nodes
+            .create(&kubelet_post(), &node_with_status(spec, &self.run, index))
+            .await;
+        let (node, status_written) = match created {
+            // A server that dropped the status on create gets it through the subresource.
+            Ok(n) => {
+                let ready = has_ready_condition(&n);
+                (n, ready)
             }
-            None => match nodes
-                .create(&PostParams::default(), &node_object(spec, &self.run))
-                .await
-            {
-                Ok(n) => n,
-                Err(e) if status_code(&e) == Some(409) => {
+            Err(e) if status_code(&e) == Some(409) => match nodes.get_opt(&spec.name).await {
+                Ok(Some(n)) if is_ours(&n.metadata, Some(&self.run)) => (n, false),
+                Ok(Some(_)) => {
                     return Err(RealError::NotOurs {
                         kind: "Node",
                         name: spec.name.clone(),
                         namespace: None,
                     });
                 }
-                Err(e) => return Err(self.err(e, "create", "nodes", None)),
+                // Deleted since: report the conflict; the caller may register again.
+                Ok(None) => return Err(self.err(e, "create", "nodes", None)),
+                Err(e) => return Err(self.err(e, "get", "nodes", None)),
             },
+            Err(e) => return Err(self.err(e, "create", "nodes", None)),
         };
-        nodes
-            .patch_status(
-                &spec.name,
-                &kubelet_params(),
-                &Patch::Merge(node_status_patch(spec, index, true)),
-            )
-            .await
-            .map_err(|e| self.err(e, "patch", "nodes/status", None))?;
+        if !status_written {
+            nodes
+                .patch_status(
+                    &spec.name,
+                    &kubelet_params(),
+                    &Patch::Merge(node_status_patch(spec, index, true)),
+                )
+                .await
+                .map_err(|e| self.err(e, "patch", "nodes/status", None))?;
+        }
         self.ensure_lease(&node).await?;
         self.with_state(|s| {
             s.nodes.insert(
@@ -339,6 +377,7 @@ impl<C: Clock> FakeKubelet<C> {
                     alive: true,
                     spec: spec.clone(),
                     index,
+                    renewed: sent,
                 },
             );
         });
@@ -359,24 +398,12 @@ impl<C: Clock> FakeKubelet<C> {
         Ok(())
     }
 
+    /// Creates `node`'s Lease (owned by the Node, so it is garbage-collected with it), or
+    /// renews it if it exists and is this run's.
     async fn ensure_lease(&self, node: &Node) -> Result<(), RealError> {
         let name = node.metadata.name.clone().unwrap_or_default();
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), LEASE_NAMESPACE);
         let now = MicroTime(Timestamp::now());
-        if let Some(existing) = leases
-            .get_opt(&name)
-            .await
-            .map_err(|e| self.err(e, "get", "leases", Some(LEASE_NAMESPACE)))?
-        {
-            if !is_ours(&existing.metadata, Some(&self.run)) {
-                return Err(RealError::NotOurs {
-                    kind: "Lease",
-                    name,
-                    namespace: Some(LEASE_NAMESPACE.to_string()),
-                });
-            }
-            return self.renew(&name).await;
-        }
         let lease = Lease {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
@@ -400,9 +427,20 @@ impl<C: Clock> FakeKubelet<C> {
                 ..Default::default()
             }),
         };
-        match leases.create(&PostParams::default(), &lease).await {
+        match leases.create(&kubelet_post(), &lease).await {
             Ok(_) => Ok(()),
-            Err(e) if status_code(&e) == Some(409) => self.renew(&name).await,
+            Err(e) if status_code(&e) == Some(409) => match leases.get_opt(&name).await {
+                Ok(Some(existing)) if is_ours(&existing.metadata, Some(&self.run)) => {
+                    self.renew(&name).await
+                }
+                Ok(Some(_)) => Err(RealError::NotOurs {
+                    kind: "Lease",
+                    name,
+                    namespace: Some(LEASE_NAMESPACE.to_string()),
+                }),
+                Ok(None) => Err(self.err(e, "create", "leases", Some(LEASE_NAMESPACE))),
+                Err(e) => Err(self.err(e, "get", "leases", Some(LEASE_NAMESPACE))),
+            },
             Err(e) => Err(self.err(e, "create", "leases", Some(LEASE_NAMESPACE))),
         }
     }
@@ -422,13 +460,47 @@ impl<C: Clock> FakeKubelet<C> {
     /// Renews the Lease of every alive node once, `concurrency` at a time. A Lease that is gone
     /// (404) is recreated. Returns the number of failed renewals (each logged).
     pub async fn renew_all(&self) -> usize {
-        let alive = self.alive_nodes();
+        self.renew_nodes(self.alive_nodes()).await
+    }
+
+    /// Renews the Leases of the alive nodes whose last renewal is at least `renew_interval`
+    /// old (or will be within `early`); returns the number of failed renewals.
+    async fn renew_due(&self, early: Duration) -> usize {
+        let due_before = Instant::now() + early;
+        let mut due: Vec<(Instant, String)> = self.with_state(|s| {
+            s.nodes
+                .iter()
+                .filter(|(_, e)| e.alive && e.renewed + self.config.renew_interval <= due_before)
+                .map(|(n, e)| (e.renewed, n.clone()))
+                .collect()
+        });
+        // Stalest first: when the API server cannot keep up, the Leases nearest to expiry go
+        // first.
+        due.sort();
+        let due: Vec<String> = due.into_iter().map(|(_, n)| n).collect();
+        if due.is_empty() {
+            return 0;
+        }
+        self.renew_nodes(due).await
+    }
+
+    async fn renew_nodes(&self, names: Vec<String>) -> usize {
         let mut failed = 0;
         let mut first: Option<RealError> = None;
-        for chunk in alive.chunks(self.config.concurrency.max(1)) {
-            let futs: Vec<_> = chunk.iter().map(|n| self.renew_or_recreate(n)).collect();
-            for r in futures::future::join_all(futs).await {
-                if let Err(e) = r {
+        let mut results = futures::stream::iter(names.into_iter().map(|n| async move {
+            let sent = Instant::now();
+            let r = self.renew_or_recreate(&n).await;
+            (n, sent, r)
+        }))
+        .buffer_unordered(self.config.concurrency.max(1));
+        while let Some((name, sent, r)) = results.next().await {
+            match r {
+                Ok(()) => self.with_state(|s| {
+                    if let Some(e) = s.nodes.get_mut(&name) {
+                        e.renewed = e.renewed.max(sent);
+                    }
+                }),
+                Err(e) => {
                     failed += 1;
                     first.get_or_insert(e);
                 }
@@ -466,12 +538,19 @@ impl<C: Clock> FakeKubelet<C> {
 
     /// The Lease renewal loop, to run on its own task ([`tokio::spawn`]) so that a busy driver
     /// never delays heartbeats (real-cluster.md §8). Runs until the task is aborted.
+    ///
+    /// Each Lease is renewed `renew_interval` after its own last renewal, not all at once: the
+    /// loop wakes 20 times per interval and renews the Leases that are due, so nodes registered
+    /// over some seconds keep renewing spread over the interval (5,000 nodes renewed every
+    /// 10 s make a steady 500 requests per second, not a burst of 5,000). A failed renewal
+    /// is retried on the next wake-up.
     pub async fn lease_loop(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(self.config.renew_interval);
+        let step = (self.config.renew_interval / 20).max(Duration::from_millis(10));
+        let mut tick = tokio::time::interval(step);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            self.renew_all().await;
+            self.renew_due(step / 2).await;
         }
     }
 
@@ -659,46 +738,68 @@ impl<C: Clock> FakeKubelet<C> {
     /// Running after its startup delay ([`ANN_STARTUP_DELAY`], scenario time on the clock).
     /// Each transition runs on its own task; each pod is handled once.
     pub fn pass(self: &Arc<Self>, pods: &[Arc<Pod>]) {
-        for pod in pods {
-            let Some(uid) = pod.metadata.uid.clone() else {
-                continue;
-            };
-            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
-                continue;
-            };
-            if !is_ours(&pod.metadata, Some(&self.run)) {
-                continue;
+        enum Work {
+            Delete(Arc<Pod>, i64),
+            Start(Arc<Pod>, u32, u32),
+        }
+        // One lock for the whole pass, and no allocation for the pods with nothing to do (the
+        // Running ones, nearly all of them at scale): a pass over 10,000 pods every 100 ms
+        // must stay cheap.
+        let work: Vec<Work> = self.with_state(|s| {
+            let mut work = Vec::new();
+            for pod in pods {
+                let deleting = pod.metadata.deletion_timestamp.is_some();
+                let phase = pod.status.as_ref().and_then(|st| st.phase.as_deref());
+                if !deleting && !matches!(phase, None | Some("Pending")) {
+                    continue;
+                }
+                let Some(uid) = pod.metadata.uid.as_deref() else {
+                    continue;
+                };
+                if deleting && s.deleting.contains(uid) || !deleting && s.started.contains(uid) {
+                    continue;
+                }
+                let Some(node) = pod.spec.as_ref().and_then(|sp| sp.node_name.as_deref()) else {
+                    continue;
+                };
+                let Some(entry) = s.nodes.get(node).filter(|e| e.alive) else {
+                    continue;
+                };
+                if !is_ours(&pod.metadata, Some(&self.run)) {
+                    continue;
+                }
+                if deleting {
+                    s.deleting.insert(uid.to_string());
+                    let grace = pod
+                        .metadata
+                        .deletion_grace_period_seconds
+                        .unwrap_or(0)
+                        .max(0);
+                    work.push(Work::Delete(Arc::clone(pod), grace));
+                } else {
+                    let index = entry.index;
+                    s.started.insert(uid.to_string());
+                    work.push(Work::Start(Arc::clone(pod), index, s.started.len() as u32));
+                }
             }
-            let alive = self.with_state(|s| s.nodes.get(&node).map(|e| (e.alive, e.index)));
-            let Some((true, index)) = alive else { continue };
-            let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
-            if pod.metadata.deletion_timestamp.is_some() {
-                if !self.with_state(|s| s.deleting.insert(uid)) {
-                    continue;
+            work
+        });
+        for w in work {
+            let me = Arc::clone(self);
+            match w {
+                Work::Delete(pod, grace) => {
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(grace as u64)).await;
+                        me.force_delete(&pod).await;
+                    });
                 }
-                let grace = pod
-                    .metadata
-                    .deletion_grace_period_seconds
-                    .unwrap_or(0)
-                    .max(0);
-                let me = Arc::clone(self);
-                let pod = Arc::clone(pod);
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(grace as u64)).await;
-                    me.force_delete(&pod).await;
-                });
-            } else if matches!(phase.as_deref(), None | Some("Pending")) {
-                if !self.with_state(|s| s.started.insert(uid)) {
-                    continue;
+                Work::Start(pod, index, pod_index) => {
+                    let delay = self.clock.wall(startup_delay(&pod));
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        me.start_pod(&pod, index, pod_index).await;
+                    });
                 }
-                let delay = self.clock.wall(startup_delay(pod));
-                let me = Arc::clone(self);
-                let pod = Arc::clone(pod);
-                let pod_index = self.with_state(|s| s.started.len() as u32);
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    me.start_pod(&pod, index, pod_index).await;
-                });
             }
         }
     }
@@ -723,6 +824,9 @@ impl<C: Clock> FakeKubelet<C> {
         }
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
         let patch = pod_running_patch(pod, &fake_ip(77, node_index), &fake_ip(88, pod_index));
+        let Ok(_permit) = self.pod_writes.acquire().await else {
+            return;
+        };
         match pods
             .patch_status(&name, &kubelet_params(), &Patch::Merge(patch))
             .await
@@ -755,6 +859,9 @@ impl<C: Clock> FakeKubelet<C> {
                     resource_version: None,
                 }),
             ..Default::default()
+        };
+        let Ok(_permit) = self.pod_writes.acquire().await else {
+            return;
         };
         match pods.delete(&name, &dp).await {
             Ok(_) => {}

@@ -39,6 +39,7 @@ pub mod error;
 pub mod kubelet;
 pub mod names;
 pub mod objects;
+pub mod services;
 pub mod session;
 pub mod snapshot;
 pub mod testing;

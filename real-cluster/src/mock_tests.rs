@@ -196,6 +196,13 @@ async fn a_node_that_is_not_ours_is_refused_and_left_alone() {
     let (client, mut h) = mock();
     let a = actuator(client);
     let server = tokio::spawn(async move {
+        let seen = answer(
+            &mut h,
+            409,
+            status(409, "AlreadyExists", "nodes \"dd-a100-0\" already exists"),
+        )
+        .await;
+        assert_eq!(seen.method, http::Method::POST);
         let foreign = Node {
             metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 name: Some("dd-a100-0".into()),
@@ -207,7 +214,7 @@ async fn a_node_that_is_not_ours_is_refused_and_left_alone() {
         let seen = answer(&mut h, 200, serde_json::to_value(&foreign).expect("json")).await;
         assert_eq!(seen.method, http::Method::GET);
         assert_eq!(seen.path, "/api/v1/nodes/dd-a100-0");
-        // No other request may follow: nothing is created or patched.
+        // No other request may follow: nothing is patched, no Lease is made.
         assert!(
             tokio::time::timeout(Duration::from_millis(200), h.next_request())
                 .await
@@ -227,36 +234,71 @@ async fn a_node_that_is_not_ours_is_refused_and_left_alone() {
 }
 
 #[tokio::test]
-async fn registering_a_node_creates_it_writes_status_and_a_lease() {
+async fn registering_a_node_creates_it_with_its_status_and_a_lease() {
     let (client, mut h) = mock();
     let a = actuator(client);
     let server = tokio::spawn(async move {
+        // The Node is created with its status in one request; the server keeps it.
+        let (seen_method, seen_body) = {
+            let (req, send) = tokio::time::timeout(Duration::from_secs(1), h.next_request())
+                .await
+                .expect("a request within 1 s")
+                .expect("the client is still there");
+            let method = req.method().clone();
+            let bytes = req.into_body().collect_bytes().await.unwrap_or_default();
+            let mut body: Value = serde_json::from_slice(&bytes).expect("json body");
+            body["metadata"]["uid"] = json!("u-1");
+            send.send_response(
+                Response::builder()
+                    .status(StatusCode::CREATED)
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&body).expect("json")))
+                    .expect("response"),
+            );
+            (method, body)
+        };
+        assert_eq!(seen_method, http::Method::POST);
+        assert_eq!(seen_body["metadata"]["labels"]["drydock.io/run"], "run1");
+        assert_eq!(
+            seen_body["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "drydock"
+        );
+        assert_eq!(seen_body["status"]["allocatable"]["nvidia.com/gpu"], "8");
+        assert_eq!(seen_body["status"]["conditions"][0]["type"], "Ready");
+        assert_eq!(seen_body["status"]["conditions"][0]["status"], "True");
+        // No status patch: straight to the Lease.
+        let seen = answer(&mut h, 201, json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "dd-a100-0"}})).await;
+        assert_eq!(seen.method, http::Method::POST);
+        assert_eq!(
+            seen.path,
+            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases?&fieldManager=drydock-fake-kubelet"
+        );
+        assert_eq!(seen.body["spec"]["holderIdentity"], "dd-a100-0");
+        assert_eq!(seen.body["spec"]["leaseDurationSeconds"], 40);
+        assert_eq!(seen.body["metadata"]["ownerReferences"][0]["uid"], "u-1");
+    });
+    a.add_node(&spec()).await.expect("registered");
+    server.await.expect("scenario ran");
+    assert_eq!(a.kubelet().alive_nodes(), vec!["dd-a100-0".to_string()]);
+}
+
+#[tokio::test]
+async fn registering_a_node_again_writes_its_status_and_renews_its_lease() {
+    let (client, mut h) = mock();
+    let a = actuator(client);
+    let server = tokio::spawn(async move {
+        let ours = json!({"apiVersion": "v1", "kind": "Node",
+                          "metadata": {"name": "dd-a100-0", "uid": "u-1", "labels": owner_labels("run1")}});
         let seen = answer(
             &mut h,
-            404,
-            status(404, "NotFound", "nodes \"dd-a100-0\" not found"),
-        )
-        .await;
-        assert_eq!(seen.method, http::Method::GET);
-        let seen = answer(
-            &mut h,
-            201,
-            json!({"apiVersion": "v1", "kind": "Node",
-                   "metadata": {"name": "dd-a100-0", "uid": "u-1", "labels": owner_labels("run1")}}),
+            409,
+            status(409, "AlreadyExists", "nodes \"dd-a100-0\" already exists"),
         )
         .await;
         assert_eq!(seen.method, http::Method::POST);
-        assert_eq!(seen.body["metadata"]["labels"]["drydock.io/run"], "run1");
-        assert_eq!(
-            seen.body["metadata"]["labels"]["app.kubernetes.io/managed-by"],
-            "drydock"
-        );
-        let seen = answer(
-            &mut h,
-            200,
-            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "dd-a100-0"}}),
-        )
-        .await;
+        let seen = answer(&mut h, 200, ours.clone()).await;
+        assert_eq!(seen.method, http::Method::GET);
+        let seen = answer(&mut h, 200, ours).await;
         assert_eq!(seen.method, http::Method::PATCH);
         assert!(
             seen.path.starts_with("/api/v1/nodes/dd-a100-0/status"),
@@ -264,18 +306,27 @@ async fn registering_a_node_creates_it_writes_status_and_a_lease() {
             seen.path
         );
         assert_eq!(seen.body["status"]["allocatable"]["nvidia.com/gpu"], "8");
-        let seen = answer(&mut h, 404, status(404, "NotFound", "leases not found")).await;
+        assert_eq!(seen.body["status"]["conditions"][0]["status"], "True");
+        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                           "metadata": {"name": "dd-a100-0", "labels": owner_labels("run1")}});
+        let seen = answer(
+            &mut h,
+            409,
+            status(409, "AlreadyExists", "leases \"dd-a100-0\" already exists"),
+        )
+        .await;
+        assert_eq!(seen.method, http::Method::POST);
+        let seen = answer(&mut h, 200, lease.clone()).await;
+        assert_eq!(seen.method, http::Method::GET);
         assert_eq!(
             seen.path,
             "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/dd-a100-0"
         );
-        let seen = answer(&mut h, 201, json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "dd-a100-0"}})).await;
-        assert_eq!(seen.method, http::Method::POST);
-        assert_eq!(seen.body["spec"]["holderIdentity"], "dd-a100-0");
-        assert_eq!(seen.body["spec"]["leaseDurationSeconds"], 40);
-        assert_eq!(seen.body["metadata"]["ownerReferences"][0]["uid"], "u-1");
+        let seen = answer(&mut h, 200, lease).await;
+        assert_eq!(seen.method, http::Method::PATCH);
+        assert!(seen.body["spec"]["renewTime"].is_string(), "{}", seen.body);
     });
-    a.add_node(&spec()).await.expect("registered");
+    a.add_node(&spec()).await.expect("registered again");
     server.await.expect("scenario ran");
     assert_eq!(a.kubelet().alive_nodes(), vec!["dd-a100-0".to_string()]);
 }
@@ -320,4 +371,69 @@ async fn a_401_is_reported_as_rejected_credentials() {
         err.to_string().contains("rejected drydock's credentials"),
         "{err}"
     );
+}
+
+/// Each Lease is renewed `renew_interval` after its own last renewal: nodes registered 5 s
+/// apart keep renewing 5 s apart, never all at once.
+#[tokio::test(start_paused = true)]
+async fn leases_are_renewed_each_on_its_own_schedule() {
+    let (client, mut h) = mock();
+    let kubelet = Arc::new(FakeKubelet::new(
+        client,
+        "https://127.0.0.1:6443",
+        "run1",
+        KubeletConfig::default(),
+        Arc::new(ScaledClock::start(TimeScale::REAL_TIME)),
+    ));
+    let start = tokio::time::Instant::now();
+    let renewals = Arc::new(std::sync::Mutex::new(Vec::<(String, Duration)>::new()));
+    let seen = Arc::clone(&renewals);
+    // A server that accepts everything and echoes the body back (with a uid).
+    let server = tokio::spawn(async move {
+        while let Some((req, send)) = h.next_request().await {
+            let method = req.method().clone();
+            let path = req.uri().path().to_string();
+            let bytes = req.into_body().collect_bytes().await.unwrap_or_default();
+            let mut body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            if method == http::Method::POST {
+                body["metadata"]["uid"] = json!("u-1");
+            } else if method == http::Method::PATCH && path.contains("/leases/") {
+                let name = path.rsplit('/').next().unwrap_or_default().to_string();
+                seen.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((name.clone(), start.elapsed()));
+                body = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                              "metadata": {"name": name}});
+            }
+            send.send_response(
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&body).expect("json")))
+                    .expect("response"),
+            );
+        }
+    });
+    let named = |name: &str| FakeNodeSpec {
+        name: name.into(),
+        ..spec()
+    };
+    kubelet.register(&named("a")).await.expect("a registered");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    kubelet.register(&named("b")).await.expect("b registered");
+    let leases = tokio::spawn(Arc::clone(&kubelet).lease_loop());
+    tokio::time::sleep(Duration::from_millis(26_100)).await;
+    leases.abort();
+    drop(kubelet);
+    server.abort();
+    let renewals = renewals.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let at = |n: &str| -> Vec<u64> {
+        renewals
+            .iter()
+            .filter(|(name, _)| name == n)
+            .map(|(_, t)| t.as_millis() as u64)
+            .collect()
+    };
+    assert_eq!(at("a"), vec![10_000, 20_000, 30_000], "{renewals:?}");
+    assert_eq!(at("b"), vec![15_000, 25_000], "{renewals:?}");
 }

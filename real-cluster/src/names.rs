@@ -34,6 +34,11 @@ pub const LABEL_JOB: &str = "drydock.io/job";
 pub const LABEL_ATTEMPT: &str = "drydock.io/attempt";
 /// Label carrying the worker index (decimal) of a training pod in its gang.
 pub const LABEL_WORKER: &str = "drydock.io/worker";
+/// Label carrying the Deployment name of an inference service on the Deployment, its
+/// ReplicaSets and its replica pods (the Deployment's selector, with [`LABEL_RUN`]).
+pub const LABEL_SERVICE: &str = "drydock.io/service";
+/// Annotation on a service's Deployment: the service's name as written in the scenario.
+pub const ANN_SERVICE_NAME: &str = "drydock.io/service-name";
 /// Annotation: the job's name as written in the scenario.
 pub const ANN_JOB_NAME: &str = "drydock.io/job-name";
 /// Annotation: the gang size (PodGroup `minMember`), decimal.
@@ -157,6 +162,13 @@ pub fn new_run_id() -> String {
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^= x >> 31;
     format!("{:08x}", x as u32)
+}
+
+/// The Deployment name of scenario service `service` (index `index`): `svc<index>-<name>` as a
+/// DNS-1123 label of at most 40 characters, leaving room for the ReplicaSet's and pods'
+/// generated suffixes (a pod name must be a DNS-1123 label of at most 63 characters).
+pub fn deployment_name(service: &str, index: usize) -> String {
+    dns_label(&format!("svc{index}-{service}"), 40)
 }
 
 #[cfg(test)]

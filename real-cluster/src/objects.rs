@@ -214,8 +214,17 @@ pub fn node_object(spec: &FakeNodeSpec, run: &str) -> Node {
     labels.extend(owner_labels(run));
     labels.insert(LABEL_FAKE_NODE.to_string(), "true".to_string());
     labels.insert("kubernetes.io/hostname".to_string(), spec.name.clone());
-    labels.insert("kubernetes.io/os".to_string(), "linux".to_string());
-    labels.insert("kubernetes.io/arch".to_string(), "amd64".to_string());
+    // The kubelet's well-known labels, the deprecated beta ones too: the controller-manager's
+    // node lifecycle controller adds those it finds missing (`labelReconcileInfo` in
+    // `pkg/controller/nodelifecycle`), a GET and a PATCH per node otherwise.
+    for (key, value) in [
+        ("kubernetes.io/os", "linux"),
+        ("kubernetes.io/arch", "amd64"),
+        ("beta.kubernetes.io/os", "linux"),
+        ("beta.kubernetes.io/arch", "amd64"),
+    ] {
+        labels.insert(key.to_string(), value.to_string());
+    }
     labels.insert("type".to_string(), "drydock-fake".to_string());
     Node {
         metadata: ObjectMeta {
@@ -449,6 +458,18 @@ mod tests {
         assert_eq!(cap.get("cpu"), Some(&Quantity("96000m".into())));
         let obj = node_object(&spec, "run1");
         assert!(crate::names::is_ours(&obj.metadata, Some("run1")));
+        let labels = obj.metadata.labels.clone().unwrap_or_default();
+        for (stable, beta) in [
+            ("kubernetes.io/os", "beta.kubernetes.io/os"),
+            ("kubernetes.io/arch", "beta.kubernetes.io/arch"),
+        ] {
+            assert_eq!(
+                labels.get(stable),
+                labels.get(beta),
+                "{beta} matches {stable}"
+            );
+            assert!(labels.contains_key(beta));
+        }
         let taints = obj.spec.and_then(|s| s.taints).unwrap_or_default();
         assert_eq!(taints.len(), 1);
         assert_eq!(taints[0].key, TAINT_FAKE_NODE);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use drydock_scenarios::Scenario;
 use drydock_sim::Summary;
 use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, ListParams, PostParams};
@@ -226,8 +227,8 @@ pub async fn ensure_namespace(
     )))
 }
 
-/// Removes everything of run `run`: its pods in `namespace` (force-deleted: no kubelet may be
-/// left to confirm), its nodes and their Leases, and the namespace when `delete_namespace`.
+/// Removes everything of run `run`: its Deployments and ReplicaSets in `namespace`, its pods
+/// there (force-deleted: no kubelet may be left to confirm), its nodes and their Leases, and the namespace when `delete_namespace`.
 /// Lists through the API (not a cache), touches only objects with the run's labels, tries
 /// everything and returns the errors met.
 pub async fn cleanup_run(
@@ -243,6 +244,34 @@ pub async fn cleanup_run(
         grace_period_seconds: Some(0),
         ..Default::default()
     };
+    // Deployments and their ReplicaSets first, so that nothing replaces the pods deleted below
+    // (the garbage collector removes whatever they still own).
+    for e in
+        delete_labelled::<Deployment>(Api::namespaced(client.clone(), namespace), &lp, run).await
+    {
+        if status_code(&e) != Some(404) {
+            errors.push(RealError::from_kube(
+                e,
+                server,
+                "delete",
+                "deployments",
+                Some(namespace),
+            ));
+        }
+    }
+    for e in
+        delete_labelled::<ReplicaSet>(Api::namespaced(client.clone(), namespace), &lp, run).await
+    {
+        if status_code(&e) != Some(404) {
+            errors.push(RealError::from_kube(
+                e,
+                server,
+                "delete",
+                "replicasets",
+                Some(namespace),
+            ));
+        }
+    }
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     match pods.list_metadata(&lp).await {
         Ok(list) => {

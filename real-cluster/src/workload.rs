@@ -581,35 +581,20 @@ pub struct PodIdentity<'a> {
     pub startup_delay: SimDuration,
 }
 
-/// A training pod: drydock's scheduler name, labels (ownership, run, PodGroup and gang, job,
-/// attempt, worker), annotations (job name, gang size, queue time, priority, startup delay,
-/// GPU share), one container with the requests, the scenario's node selector, GPU models and
-/// tolerations plus drydock's fake-node taint and the `unreachable`/`not-ready` NoExecute
-/// taints for the scenario's `tolerationSeconds` scaled, `restartPolicy: Never`, and the
-/// scenario's termination grace period scaled.
-pub fn training_pod(
+/// The spec shared by drydock's pods (training pods and service replica pods) for the core pod
+/// spec `spec`: one container with the requests, drydock's scheduler name, `restartPolicy`
+/// `restart_policy`, the scenario's node selector, GPU models and tolerations plus drydock's
+/// fake-node taint and the `unreachable`/`not-ready` NoExecute taints for the scenario's
+/// `tolerationSeconds` scaled, and the scenario's termination grace period scaled; with the
+/// annotations it needs (priority, GPU share).
+pub fn drydock_pod_spec(
     cluster: &Cluster,
     spec: &drydock_core::PodSpec,
-    id: PodIdentity<'_>,
     settings: &PodSettings,
-) -> Pod {
-    let mut labels = owner_labels(&settings.run);
-    labels.insert(LABEL_POD_GROUP.to_string(), id.gang.to_string());
-    labels.insert(LABEL_GANG.to_string(), id.gang.to_string());
-    labels.insert(LABEL_JOB.to_string(), id.job.to_string());
-    labels.insert(LABEL_ATTEMPT.to_string(), id.attempt.to_string());
-    labels.insert(LABEL_WORKER.to_string(), id.worker.to_string());
+    restart_policy: &str,
+) -> (KPodSpec, BTreeMap<String, String>) {
     let (resources, mut annotations) = pod_resources(&spec.request);
-    annotations.extend([
-        (ANN_JOB_NAME.to_string(), id.job_name.to_string()),
-        (ANN_GANG_SIZE.to_string(), id.gang_size.to_string()),
-        (ANN_QUEUED_AT.to_string(), id.queued_at.0.to_string()),
-        (ANN_PRIORITY.to_string(), spec.priority.to_string()),
-        (
-            ANN_STARTUP_DELAY.to_string(),
-            id.startup_delay.0.to_string(),
-        ),
-    ]);
+    annotations.insert(ANN_PRIORITY.to_string(), spec.priority.to_string());
     let toleration_s = settings.scale.wall_secs_ceil(settings.toleration, 0);
     let mut extra = vec![KToleration {
         key: Some(TAINT_FAKE_NODE.to_string()),
@@ -632,7 +617,7 @@ pub fn training_pod(
     let mut pod_spec = KPodSpec {
         containers: vec![container(resources)],
         scheduler_name: Some(SCHEDULER_NAME.to_string()),
-        restart_policy: Some("Never".to_string()),
+        restart_policy: Some(restart_policy.to_string()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
         termination_grace_period_seconds: Some(
@@ -641,6 +626,37 @@ pub fn training_pod(
         ..Default::default()
     };
     set_constraints(&mut pod_spec, spec, cluster, extra);
+    (pod_spec, annotations)
+}
+
+/// A training pod: drydock's scheduler name, labels (ownership, run, PodGroup and gang, job,
+/// attempt, worker), annotations (job name, gang size, queue time, priority, startup delay,
+/// GPU share), one container with the requests, the scenario's node selector, GPU models and
+/// tolerations plus drydock's fake-node taint and the `unreachable`/`not-ready` NoExecute
+/// taints for the scenario's `tolerationSeconds` scaled, `restartPolicy: Never`, and the
+/// scenario's termination grace period scaled.
+pub fn training_pod(
+    cluster: &Cluster,
+    spec: &drydock_core::PodSpec,
+    id: PodIdentity<'_>,
+    settings: &PodSettings,
+) -> Pod {
+    let mut labels = owner_labels(&settings.run);
+    labels.insert(LABEL_POD_GROUP.to_string(), id.gang.to_string());
+    labels.insert(LABEL_GANG.to_string(), id.gang.to_string());
+    labels.insert(LABEL_JOB.to_string(), id.job.to_string());
+    labels.insert(LABEL_ATTEMPT.to_string(), id.attempt.to_string());
+    labels.insert(LABEL_WORKER.to_string(), id.worker.to_string());
+    let (pod_spec, mut annotations) = drydock_pod_spec(cluster, spec, settings, "Never");
+    annotations.extend([
+        (ANN_JOB_NAME.to_string(), id.job_name.to_string()),
+        (ANN_GANG_SIZE.to_string(), id.gang_size.to_string()),
+        (ANN_QUEUED_AT.to_string(), id.queued_at.0.to_string()),
+        (
+            ANN_STARTUP_DELAY.to_string(),
+            id.startup_delay.0.to_string(),
+        ),
+    ]);
     Pod {
         metadata: ObjectMeta {
             name: Some(pod_name(id.gang, id.worker)),

@@ -226,3 +226,76 @@ async fn real_a_failed_node_gets_its_pods_replaced() {
         report.cleanup_errors
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_a_service_is_scaled_up_then_down_by_the_hpa_within_its_bounds() {
+    let client = client().await;
+    let run = new_run_id();
+    let ns = format!("drydock-{run}");
+    // One service, 1 GPU per replica, 1 to 4 replicas at 10 req/s each; traffic steps from
+    // 5 req/s to 60 req/s at 2 min and back to 5 at 6 min. At 60x the run takes 12 s of wall
+    // time after the nodes are Ready.
+    let s = scenario(
+        "  duration: 12m\n  services:\n    - name: web\n      replicas: 1\n      gpusPerReplica: 1\n      cpu: \"2\"\n      memory: 4Gi\n      startup: {imagePull: {kind: fixed, value: 10s}, modelLoad: {kind: fixed, value: 20s}}\n      generic: {serviceTime: {kind: exponential, mean: 200ms}, concurrency: 4}\n      queue: {capacity: 64, timeout: 10s}\n      traffic:\n        steps: [{at: 0s, rate: 5}, {at: 2m, rate: 60}, {at: 6m, rate: 5}]\n      autoscaling:\n        minReplicas: 1\n        maxReplicas: 4\n        metrics: [{type: requests-per-second, averageValue: 10}]\n        behavior: {scaleDown: {stabilizationWindow: 1m}}\n",
+    );
+    let watch = ApiMonitor::start(client.clone(), &ns, &run);
+    let mut opts = RealOptions::new(TimeScale::new(60.0).expect("scale"));
+    opts.run = Some(run.clone());
+    opts.namespace = Some(ns.clone());
+    let report = tokio::time::timeout(
+        Duration::from_secs(300),
+        session::run(client.clone(), SERVER, &s, &opts, std::future::pending()),
+    )
+    .await
+    .expect("finishes within 5 min")
+    .expect("run");
+    let seen = watch.stop();
+    // Through the API: the Deployment's replicas stayed within [1, 4], went up, and came
+    // back down (the HPA's writes through the scale subresource).
+    let dep = seen
+        .deployments
+        .get("svc0-web")
+        .expect("the Deployment was seen");
+    assert!(
+        dep.spec_replicas.iter().all(|r| (1..=4).contains(r)),
+        "{dep:?}"
+    );
+    let peak = dep.spec_replicas.iter().copied().max().unwrap_or(0);
+    assert!(peak >= 2, "scaled up: {dep:?}");
+    assert_eq!(dep.spec_replicas.first(), Some(&1), "{dep:?}");
+    assert_eq!(
+        dep.spec_replicas.last(),
+        Some(&1),
+        "scaled back down: {dep:?}"
+    );
+    assert!(dep.max_status_replicas <= 4, "{dep:?}");
+    // The ReplicaSet's pods were bound by drydock, each once, GPUs never over-committed.
+    let replicas: Vec<(&String, &drydock_real_cluster::testing::monitor::PodSeen)> = seen
+        .pods
+        .iter()
+        .filter(|(n, _)| n.starts_with("svc0-web-"))
+        .collect();
+    assert!(replicas.len() >= 2, "{:?}", seen.pods.keys());
+    assert!(replicas.iter().any(|(_, p)| !p.binds.is_empty()));
+    assert!(seen.bound_twice().is_empty(), "{:?}", seen.bound_twice());
+    assert!(seen.overcommits.is_empty(), "{:?}", seen.overcommits);
+    // The report: the HPA's decisions, up then down, and the service's requests served.
+    let decisions = &report.summary.autoscaling.decisions;
+    assert!(
+        decisions.iter().any(|d| d.to > d.from) && decisions.iter().any(|d| d.to < d.from),
+        "{decisions:?}"
+    );
+    assert!(!report.observations.hpa_syncs.is_empty());
+    let svc = &report.summary.services[0];
+    assert!(svc.completed > 0, "{svc:?}");
+    assert_eq!(svc.replicas_end, 1);
+    assert!(
+        svc.cold_start.count > 0 && svc.cold_start.p50 >= 30.0,
+        "{svc:?}"
+    );
+    assert!(
+        report.cleanup_errors.is_empty(),
+        "{:?}",
+        report.cleanup_errors
+    );
+}

@@ -63,6 +63,7 @@ pub mod progress;
 pub mod queue;
 pub mod report;
 pub mod rng;
+pub mod service_autoscaling;
 pub mod serving;
 
 use std::path::Path;

@@ -546,6 +546,68 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
 }
 
 fn service_reports(st: &crate::engine::SimState, cost_total: f64) -> Vec<ServiceReport> {
+    let completed: u64 = st
+        .services
+        .iter()
+        .map(|s| s.runtime.summary().completed)
+        .sum();
+    st.services
+        .iter()
+        .map(|svc| {
+            service_report(
+                &ServiceTally {
+                    name: &svc.name,
+                    runtime: &svc.runtime,
+                    replicas_end: svc.desired,
+                    replicas_peak: svc.peak_replicas,
+                    replica_us: svc.replica_us,
+                    ready_end: svc.ready_count(),
+                    cold_starts_us: &svc.cold_starts_us,
+                    gpu_us: svc.gpu_us(),
+                    latency_slo: svc.latency_slo(),
+                },
+                st.metrics.end.0,
+                cost_total,
+                completed,
+            )
+        })
+        .collect()
+}
+
+/// One service's replica accounting over a run, beside its request-level runtime: what
+/// [`service_report`] needs from the simulator's engine or from the real-cluster driver.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceTally<'a> {
+    /// Service name.
+    pub name: &'a str,
+    /// The service's request-level runtime, advanced to the end of the run.
+    pub runtime: &'a crate::serving::ServiceRuntime,
+    /// Deployment `spec.replicas` at the end.
+    pub replicas_end: u32,
+    /// Most replica pods at once.
+    pub replicas_peak: u32,
+    /// ∫ replica pods dt, in pod·µs of scenario time.
+    pub replica_us: u128,
+    /// Ready replicas at the end.
+    pub ready_end: u32,
+    /// Cold starts (bound to Ready), in µs.
+    pub cold_starts_us: &'a [u64],
+    /// GPU time the replica pods held, in GPU·µs.
+    pub gpu_us: u128,
+    /// The service's end-to-end latency SLO, if it sets one.
+    pub latency_slo: Option<SimDuration>,
+}
+
+/// A service's report for a run that ended at `end_us` (scenario µs): requests, drops,
+/// latency percentiles, SLO attainment and replica statistics from `t`; cost per million
+/// requests from the cluster's total cost `cost_total` (dollars) over the `completed_all`
+/// requests completed by every service.
+pub fn service_report(
+    t: &ServiceTally<'_>,
+    end_us: u64,
+    cost_total: f64,
+    completed_all: u64,
+) -> ServiceReport {
     let secs = |p: &Option<crate::serving::Percentiles>| -> Percentiles {
         p.as_ref()
             .map(|p| Percentiles {
@@ -558,48 +620,38 @@ fn service_reports(st: &crate::engine::SimState, cost_total: f64) -> Vec<Service
             })
             .unwrap_or_default()
     };
-    let completed: u64 = st
-        .services
-        .iter()
-        .map(|s| s.runtime.summary().completed)
-        .sum();
-    let end = st.metrics.end.0.max(1) as f64;
-    st.services
-        .iter()
-        .map(|svc| {
-            let sum = svc.runtime.summary();
-            let d = sum.dropped;
-            ServiceReport {
-                name: svc.name.clone(),
-                requests: sum.arrived,
-                completed: sum.completed,
-                dropped: DroppedRequests {
-                    queue_full: d.queue_full,
-                    timeout: d.timeout,
-                    replica_lost: d.replica_lost,
-                    no_endpoint: d.no_endpoint,
-                    total: d.total(),
-                },
-                in_flight: sum.in_flight,
-                latency: secs(&sum.latency),
-                ttft: secs(&sum.ttft),
-                tpot: secs(&sum.tpot),
-                slo_attainment: sum.slo_attainment.unwrap_or(1.0),
-                replicas_end: svc.desired,
-                replicas_peak: svc.peak_replicas,
-                replicas_mean: svc.replica_us as f64 / end,
-                ready_end: svc.ready_count(),
-                cold_start: percentiles(&svc.cold_starts_us),
-                gpu_hours: svc.gpu_us() as f64 / 3.6e9,
-                latency_slo_s: svc.latency_slo().map(|d| d.as_secs_f64()),
-                cost_per_million_requests: if completed > 0 {
-                    cost_total / completed as f64 * 1e6
-                } else {
-                    0.0
-                },
-            }
-        })
-        .collect()
+    let end = end_us.max(1) as f64;
+    let sum = t.runtime.summary();
+    let d = sum.dropped;
+    ServiceReport {
+        name: t.name.to_string(),
+        requests: sum.arrived,
+        completed: sum.completed,
+        dropped: DroppedRequests {
+            queue_full: d.queue_full,
+            timeout: d.timeout,
+            replica_lost: d.replica_lost,
+            no_endpoint: d.no_endpoint,
+            total: d.total(),
+        },
+        in_flight: sum.in_flight,
+        latency: secs(&sum.latency),
+        ttft: secs(&sum.ttft),
+        tpot: secs(&sum.tpot),
+        slo_attainment: sum.slo_attainment.unwrap_or(1.0),
+        replicas_end: t.replicas_end,
+        replicas_peak: t.replicas_peak,
+        replicas_mean: t.replica_us as f64 / end,
+        ready_end: t.ready_end,
+        cold_start: percentiles(t.cold_starts_us),
+        gpu_hours: t.gpu_us as f64 / 3.6e9,
+        latency_slo_s: t.latency_slo.map(|d| d.as_secs_f64()),
+        cost_per_million_requests: if completed_all > 0 {
+            cost_total / completed_all as f64 * 1e6
+        } else {
+            0.0
+        },
+    }
 }
 
 /// The time series. When nodes come and go, each sample gets a `nodes_<pool>` column per

@@ -191,6 +191,27 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
             spells.join(", ")
         );
     }
+    if !report.summary.services.is_empty() {
+        let decisions = |s: &drydock_sim::Summary| {
+            s.autoscaling
+                .decisions
+                .iter()
+                .filter(|d| d.actor == "hpa")
+                .map(|d| format!("{:.0}s {} {}→{}", d.time_s, d.target, d.from, d.to))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "real cluster: {} HPA syncs, {} scale writes retried",
+            o.hpa_syncs.len(),
+            o.scale_errors
+        );
+        println!("HPA decisions, simulator:    {}", decisions(&sim_summary));
+        println!(
+            "HPA decisions, real cluster: {}",
+            decisions(&report.summary)
+        );
+    }
     if let Some(out) = &args.out {
         let real_dir = out.join("real");
         std::fs::create_dir_all(&real_dir)

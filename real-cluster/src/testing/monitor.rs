@@ -1,4 +1,4 @@
-//! A watcher of one run's pods and nodes that checks, at every state the API server reports,
+//! A watcher of one run's pods, nodes and Deployments that checks, at every state the API server reports,
 //! the invariants drydock's scheduler must keep on a real cluster: no node's `nvidia.com/gpu`
 //! over-committed, each pod bound at most once, gangs bound all or nothing. Live tests start
 //! one before a run and read what it [`Observed`] after.
@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -95,6 +96,18 @@ pub struct Overcommit {
     pub pods: Vec<String>,
 }
 
+/// What the monitor saw of one Deployment (an inference service).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeploymentSeen {
+    /// Every `spec.replicas` seen, in order, consecutive repeats dropped: the creation's
+    /// value, then each write (the HPA's, through the scale subresource).
+    pub spec_replicas: Vec<i32>,
+    /// Most `status.replicas` (pods the ReplicaSets own) seen at once.
+    pub max_status_replicas: i32,
+    /// Least `status.replicas` seen once the Deployment had reported a status.
+    pub min_status_replicas: Option<i32>,
+}
+
 /// Everything the monitor saw.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
@@ -108,6 +121,8 @@ pub struct Observed {
     pub pod_events: u64,
     /// Watch errors (the watchers retry with backoff; a relist follows).
     pub watch_errors: u64,
+    /// Deployments of the namespace by name.
+    pub deployments: BTreeMap<String, DeploymentSeen>,
 }
 
 impl Observed {
@@ -306,6 +321,22 @@ impl Observed {
         }
     }
 
+    fn deployment_event(&mut self, d: &Deployment) {
+        let Some(name) = d.metadata.name.clone() else {
+            return;
+        };
+        let e = self.deployments.entry(name).or_default();
+        if let Some(r) = d.spec.as_ref().and_then(|s| s.replicas)
+            && e.spec_replicas.last() != Some(&r)
+        {
+            e.spec_replicas.push(r);
+        }
+        if let Some(r) = d.status.as_ref().and_then(|s| s.replicas) {
+            e.max_status_replicas = e.max_status_replicas.max(r);
+            e.min_status_replicas = Some(e.min_status_replicas.map_or(r, |m| m.min(r)));
+        }
+    }
+
     fn node_event(&mut self, n: &Node) {
         let Some(name) = n.metadata.name.clone() else {
             return;
@@ -331,9 +362,10 @@ impl Observed {
 }
 
 impl ApiMonitor {
-    /// Starts watching the pods of `namespace` (which need not exist yet) and the nodes of run
-    /// `run`.
+    /// Starts watching the pods and Deployments of `namespace` (which need not exist yet) and
+    /// the nodes of run `run`.
     pub fn start(client: kube::Client, namespace: &str, run: &str) -> Self {
+        let client_d = client.clone();
         let seen = Arc::new(Mutex::new(Observed::default()));
         let pods = watcher(
             Api::<Pod>::namespaced(client.clone(), namespace),
@@ -395,9 +427,28 @@ impl ApiMonitor {
                 }
             }
         });
+        let deployments = watcher(
+            Api::<Deployment>::namespaced(client_d, namespace),
+            watcher::Config::default(),
+        )
+        .default_backoff();
+        let s = Arc::clone(&seen);
+        let deployment_task = tokio::spawn(async move {
+            futures::pin_mut!(deployments);
+            while let Some(ev) = deployments.next().await {
+                let mut o = s.lock().unwrap_or_else(|p| p.into_inner());
+                match ev {
+                    Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d)) => {
+                        o.deployment_event(&d)
+                    }
+                    Ok(_) => {}
+                    Err(_) => o.watch_errors += 1,
+                }
+            }
+        });
         ApiMonitor {
             seen,
-            tasks: vec![pod_task, node_task],
+            tasks: vec![pod_task, node_task, deployment_task],
         }
     }
 

@@ -12,37 +12,21 @@
 //! load balancer at once and keeps its resources for the termination grace period while it
 //! drains its requests.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use bevy_ecs::prelude::World;
-use drydock_core::autoscale::hpa::Hpa;
-use drydock_core::autoscale::hpa::{CPU, HpaInput, HpaPod, MetricSample, MetricSpec, PodPhase};
 use drydock_core::{SimDuration, SimTime};
 use drydock_scenarios::Scenario;
-use drydock_scenarios::serving::autoscaling::{
-    METRIC_GPU, METRIC_IN_FLIGHT, METRIC_RPS, METRIC_TOTAL_RPS, ServiceAutoscaling,
-};
 use rand_pcg::Pcg64;
 use sha2::Digest;
 
-use super::fleet::ScaleDecision;
 use super::{Event, Phase, SimState, enqueue, mark_dirty, unbind_all};
 use crate::SimError;
-use crate::dist;
 use crate::model::{Job, JobName, JobStatus, SpecId};
 use crate::rng::stream;
-use crate::serving::{ReplicaCounters, ServiceRuntime};
-
-/// One scrape of a service's replicas.
-#[derive(Debug, Clone)]
-struct Scrape {
-    at: SimTime,
-    /// Per Ready replica (job index): its counters.
-    replicas: BTreeMap<u32, ReplicaCounters>,
-    /// Requests arrived at the service so far.
-    arrived: u64,
-}
+use crate::service_autoscaling::{ReplicaView, ServiceHpa, draw_cold_start};
+use crate::serving::ServiceRuntime;
 
 /// A replica pod's timeline.
 #[derive(Debug, Clone, Copy, Default)]
@@ -61,18 +45,15 @@ pub struct ServiceState {
     pub runtime: ServiceRuntime,
     /// Deployment `spec.replicas`.
     pub desired: u32,
-    autoscaling: Option<ServiceAutoscaling>,
-    hpa: Hpa,
+    hpa: Option<ServiceHpa>,
     spec: SpecId,
     priority: i32,
     gpu_milli: u64,
     slo: drydock_scenarios::SloSpec,
-    image_pull: drydock_scenarios::DurationDist,
-    model_load: drydock_scenarios::DurationDist,
+    startup: drydock_scenarios::serving::StartupSpec,
     /// Replica pods (job index → timeline), not deleted.
     replicas: BTreeMap<u32, Replica>,
     next_name: u32,
-    scrapes: VecDeque<Scrape>,
     rng: Pcg64,
     /// Cold-start times (bound to Ready), in µs.
     pub cold_starts_us: Vec<u64>,
@@ -161,17 +142,14 @@ pub(crate) fn build(
                 name: s.name.clone(),
                 runtime: ServiceRuntime::from_spec(s, data_dir, seed)?,
                 desired: s.replicas,
-                autoscaling: s.autoscaling.clone(),
-                hpa: Hpa::new(),
+                hpa: s.autoscaling.clone().map(ServiceHpa::new),
                 spec: specs[i],
                 priority: s.priority,
                 gpu_milli: gpu_milli[i],
                 slo: s.slo,
-                image_pull: s.startup.image_pull.clone(),
-                model_load: s.startup.model_load.clone(),
+                startup: s.startup.clone(),
                 replicas: BTreeMap::new(),
                 next_name: 0,
-                scrapes: VecDeque::new(),
                 rng: stream(seed, &format!("service/{}/startup", s.name)),
                 cold_starts_us: Vec::new(),
                 peak_replicas: 0,
@@ -187,7 +165,7 @@ pub(crate) fn build(
 pub(crate) fn start(world: &mut World, st: &mut SimState) -> Result<(), SimError> {
     for s in 0..st.services.len() {
         reconcile(world, st, s, SimTime::ZERO)?;
-        if let Some(a) = &st.services[s].autoscaling {
+        if let Some(a) = st.services[s].hpa.as_ref().map(ServiceHpa::spec) {
             let (sync, scrape) = (a.hpa.sync_period, a.scrape_interval);
             st.queue.push(
                 SimTime(scrape.0),
@@ -384,9 +362,7 @@ pub(crate) fn replica_bound(
     now: SimTime,
 ) -> Result<(), SimError> {
     let svc = &mut st.services[s];
-    let pull = dist::sample(&svc.image_pull, &mut svc.rng);
-    let load = dist::sample(&svc.model_load, &mut svc.rng);
-    let startup = SimDuration(pull.0.saturating_add(load.0));
+    let startup = draw_cold_start(&svc.startup, &mut svc.rng);
     if let Some(r) = svc.replicas.get_mut(&j) {
         r.bound_at = Some(now);
         r.ready_at = None;
@@ -436,31 +412,20 @@ pub(crate) fn replica_lost(st: &mut SimState, s: usize, j: u32, now: SimTime, gr
     svc.runtime.replica_removed(j, now, graceful);
 }
 
-/// A metrics scrape: records each Ready replica's counters.
+/// A metrics scrape: records each Ready replica's counters
+/// ([`ServiceHpa::scrape`]).
 pub(crate) fn scrape(st: &mut SimState, s: usize, now: SimTime) -> Result<(), SimError> {
     let svc = &mut st.services[s];
-    let Some(a) = &svc.autoscaling else {
+    let Some(hpa) = &mut svc.hpa else {
         return Ok(());
     };
-    let interval = a.scrape_interval;
-    let keep = a.metric_lag.0 / interval.0.max(1) + 3;
-    let mut replicas = BTreeMap::new();
-    for (&j, r) in &svc.replicas {
-        if r.ready_at.is_some()
-            && let Some(c) = svc.runtime.replica_counters(j)
-        {
-            replicas.insert(j, c);
-        }
-    }
-    let arrived = svc.runtime.counters().arrived;
-    svc.scrapes.push_back(Scrape {
-        at: now,
-        replicas,
-        arrived,
-    });
-    while svc.scrapes.len() as u64 > keep {
-        svc.scrapes.pop_front();
-    }
+    let interval = hpa.spec().scrape_interval;
+    let ready = svc
+        .replicas
+        .iter()
+        .filter(|(_, r)| r.ready_at.is_some())
+        .map(|(&j, _)| j);
+    hpa.scrape(now, &svc.runtime, ready);
     let at = now.saturating_add(interval);
     if at <= st.config.end {
         st.queue
@@ -469,136 +434,40 @@ pub(crate) fn scrape(st: &mut SimState, s: usize, now: SimTime) -> Result<(), Si
     Ok(())
 }
 
-/// An HPA sync: builds the HPA's view of the pods and metrics, runs the core's reconcile and
-/// applies the new replica count.
+/// An HPA sync: the HPA's view of the replica pods and metrics, the core's reconcile
+/// ([`ServiceHpa::sync`]), and the new replica count applied.
 pub(crate) fn hpa_sync(
     world: &mut World,
     st: &mut SimState,
     s: usize,
     now: SimTime,
 ) -> Result<(), SimError> {
-    let Some(a) = st.services[s].autoscaling.clone() else {
+    let svc = &mut st.services[s];
+    let Some(hpa) = &mut svc.hpa else {
         return Ok(());
     };
-    let svc = &st.services[s];
-    // The newest scrape the HPA can see, and the one before it (the rate window).
-    let visible: Vec<&Scrape> = svc
-        .scrapes
+    let sync_period = hpa.spec().hpa.sync_period;
+    let replicas: Vec<ReplicaView> = svc
+        .replicas
         .iter()
-        .filter(|x| x.at.saturating_add(a.metric_lag) <= now)
-        .collect();
-    let (last, prev) = match visible.as_slice() {
-        [.., p, l] => (Some(*l), Some(*p)),
-        [l] => (Some(*l), None),
-        [] => (None, None),
-    };
-    let mut pods = Vec::new();
-    for (&j, r) in &svc.replicas {
-        if r.deleting {
-            continue;
-        }
-        let samples: Vec<Option<MetricSample>> = a
-            .hpa
-            .metrics
-            .iter()
-            .map(|m| pod_sample(m, j, last, prev))
-            .collect();
-        pods.push(HpaPod {
-            phase: if r.bound_at.is_some() {
-                PodPhase::Running
-            } else {
-                PodPhase::Pending
-            },
-            deleting: false,
-            ready: r.bound_at.map(|_| r.ready_at.is_some()),
-            start_time: r.bound_at,
-            last_ready_transition: r.ready_at.or(r.bound_at).unwrap_or(r.created),
-            samples,
-            requests: vec![(METRIC_GPU.to_string(), 1.0), (CPU.to_string(), 1.0)],
-        });
-    }
-    let object_values: Vec<Option<f64>> = a
-        .hpa
-        .metrics
-        .iter()
-        .map(|m| match (m, last, prev) {
-            (MetricSpec::External { name, .. }, Some(l), Some(p)) if name == METRIC_TOTAL_RPS => {
-                let dt = l.at.since(p.at).as_secs_f64();
-                (dt > 0.0).then(|| l.arrived.saturating_sub(p.arrived) as f64 / dt)
-            }
-            _ => None,
+        .filter(|(_, r)| !r.deleting)
+        .map(|(&j, r)| ReplicaView {
+            id: j,
+            created: r.created,
+            bound_at: r.bound_at,
+            ready_at: r.ready_at,
         })
         .collect();
-    let current = svc.desired;
-    let status_replicas = svc.replica_count();
-    let input = HpaInput {
-        now,
-        spec_replicas: current,
-        status_replicas,
-        pods: &pods,
-        object_values: &object_values,
-    };
-    let svc = &mut st.services[s];
-    let decision = svc.hpa.reconcile(&a.hpa, &input);
-    if decision.write && decision.desired_replicas != current {
-        svc.desired = decision.desired_replicas;
-        let metrics: Vec<String> = a
-            .hpa
-            .metrics
-            .iter()
-            .zip(&decision.proposals)
-            .map(|(m, p)| match (p.current, &p.replicas) {
-                (Some(v), Ok(r)) => format!("{} {:.2} → {r}", m.name(), v),
-                (_, Err(e)) => format!("{}: {e}", m.name()),
-                (None, Ok(r)) => format!("{} → {r}", m.name()),
-            })
-            .collect();
-        let reason = format!("{} ({})", decision.reason, metrics.join(", "));
-        let d = ScaleDecision {
-            time_s: now.as_secs_f64(),
-            actor: "hpa".into(),
-            target: svc.name.clone(),
-            from: current,
-            to: decision.desired_replicas,
-            reason,
-        };
+    if let Some(d) = hpa.sync(now, &svc.name, svc.desired, &replicas) {
+        svc.desired = d.to;
         st.decisions.push(d);
         reconcile(world, st, s, now)?;
     }
-    let at = now.saturating_add(a.hpa.sync_period);
+    let at = now.saturating_add(sync_period);
     if at <= st.config.end {
         st.queue.push(at, Event::HpaSync { service: s as u32 })?;
     }
     Ok(())
-}
-
-/// Replica `j`'s sample of metric `m` from the last two scrapes (rates over their interval).
-fn pod_sample(
-    m: &MetricSpec,
-    j: u32,
-    last: Option<&Scrape>,
-    prev: Option<&Scrape>,
-) -> Option<MetricSample> {
-    let l = last?;
-    let now = l.replicas.get(&j)?;
-    let window = |p: &Scrape| l.at.since(p.at);
-    let rate = |f: &dyn Fn(&ReplicaCounters) -> f64| -> Option<(f64, SimDuration)> {
-        let p = prev?;
-        let before = p.replicas.get(&j)?;
-        let w = window(p);
-        (w.0 > 0).then(|| ((f(now) - f(before)) / w.as_secs_f64(), w))
-    };
-    let (value, w) = match m.name() {
-        METRIC_RPS => rate(&|c| c.completed as f64)?,
-        METRIC_GPU => rate(&|c| c.busy.as_secs_f64())?,
-        METRIC_IN_FLIGHT => (now.in_flight as f64, SimDuration::ZERO),
-        _ => return None,
-    };
-    Some(MetricSample {
-        value,
-        timestamp: l.at,
-        window: w,
-    })
 }
 
 /// Records a time-series point of every service, aligned with the engine's sample just taken
