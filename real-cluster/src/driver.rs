@@ -136,6 +136,34 @@ pub struct Observations {
     pub hpa_syncs: Vec<(String, crate::services::HpaSync)>,
     /// Scale-subresource writes of HPA decisions that failed (each retried on the next tick).
     pub scale_errors: u64,
+    /// Each injected node failure and when the control plane was seen to notice it, in
+    /// failure order.
+    pub detections: Vec<Detection>,
+}
+
+/// When the control plane noticed one injected node failure: the node lifecycle controller
+/// marks a node whose Lease is older than its `--node-monitor-grace-period` NotReady and taints
+/// it `node.kubernetes.io/unreachable` (`pkg/controller/nodelifecycle`,
+/// kubernetes-semantics.md §6.1). The simulator detects it after the scenario's
+/// `nodeMonitorGracePeriod`; the controller-manager counts its own in wall seconds, so at a time
+/// scale of N it takes N times longer in scenario time unless the flag is divided by N.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detection {
+    /// Node object name.
+    pub node: String,
+    /// Scenario time of the failure.
+    pub failed_at: SimTime,
+    /// Scenario time of the first driver tick that saw the node not Ready (missing, without
+    /// `Ready=True`, or tainted not-ready or unreachable); `None` if the run ended first or
+    /// the node was repaired before.
+    pub detected_at: Option<SimTime>,
+}
+
+impl Detection {
+    /// Scenario time from the failure to its detection, if detected.
+    pub fn delay(&self) -> Option<SimDuration> {
+        self.detected_at.map(|d| d.since(self.failed_at))
+    }
 }
 
 /// A pod operation the driver must see through, retried on later ticks when it fails.
@@ -216,6 +244,9 @@ pub struct Driver<A: Actuator, V: ClusterView> {
     unready_since: Option<tokio::time::Instant>,
     /// Inference services, in scenario order.
     services: Vec<ServiceRun>,
+    /// Node index → index in `obs.detections` of its failure not yet seen by the control
+    /// plane.
+    undetected: BTreeMap<usize, usize>,
     /// Scale decisions (the HPA's), in time order.
     decisions: Vec<drydock_sim::engine::fleet::ScaleDecision>,
 }
@@ -395,6 +426,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             retry_ops: BTreeMap::new(),
             unready_since: None,
             services,
+            undetected: BTreeMap::new(),
             decisions: Vec::new(),
             scenario: scenario.clone(),
             seed,
@@ -468,6 +500,28 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             r?;
         }
         Ok(())
+    }
+
+    /// Records, for each injected failure not yet seen, whether the view now shows its node
+    /// not Ready ([`Detection`]).
+    fn note_detections(&mut self, now: SimTime) {
+        if self.undetected.is_empty() {
+            return;
+        }
+        let nodes = self.view.nodes();
+        let by: BTreeMap<&str, &k8s_openapi::api::core::v1::Node> = nodes
+            .iter()
+            .filter_map(|n| n.metadata.name.as_deref().map(|m| (m, &**n)))
+            .collect();
+        let names = &self.names;
+        let detections = &mut self.obs.detections;
+        self.undetected.retain(|&i, &mut d| {
+            let seen = !by.get(names[i].as_str()).is_some_and(|n| node_ready(n));
+            if seen && let Some(x) = detections.get_mut(d) {
+                x.detected_at = Some(now);
+            }
+            !seen
+        });
     }
 
     /// The fake nodes not yet Ready: missing, without `Ready=True`, or still tainted
@@ -622,6 +676,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             .collect();
         let retried = self.retry_pod_ops(&pods).await;
         self.apply_node_events(now, &pods).await?;
+        self.note_detections(now);
         self.reconcile(now, &pods).await?;
         let mut create: Vec<u32> = std::mem::take(&mut self.to_create).into_iter().collect();
         create.extend(self.workload.arrive(now));
@@ -866,6 +921,12 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                         FailureCause::Zone => 3,
                     }] += 1;
                     self.actuator.fail_node(&self.names[i]).await?;
+                    self.undetected.insert(i, self.obs.detections.len());
+                    self.obs.detections.push(Detection {
+                        node: self.names[i].clone(),
+                        failed_at: at,
+                        detected_at: None,
+                    });
                     for j in 0..self.workload.jobs.len() as u32 {
                         let s = &self.workload.jobs[j as usize];
                         if s.phase == JobPhase::Running && s.placement.contains(&Some(node)) {
@@ -893,6 +954,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                     }
                     self.up[i] = true;
                     self.epoch[i] += 1;
+                    self.undetected.remove(&i);
                     self.active();
                     for j in 0..self.workload.jobs.len() as u32 {
                         let s = &self.workload.jobs[j as usize];
@@ -1854,6 +1916,20 @@ mod tests {
         let sum = d.summary();
         assert_eq!(sum.failures.restarts, 1);
         assert_eq!(sum.failures.node_failures, 1);
+        // The in-memory node lifecycle controller taints the node at once: seen on the
+        // failure's own tick.
+        assert_eq!(
+            d.observations().detections,
+            vec![Detection {
+                node: d.node_names()[0].clone(),
+                failed_at: SimTime(SimDuration::from_secs(300).0),
+                detected_at: Some(SimTime(SimDuration::from_secs(300).0)),
+            }]
+        );
+        assert_eq!(
+            d.observations().detections[0].delay(),
+            Some(SimDuration::ZERO)
+        );
     }
 
     #[tokio::test]

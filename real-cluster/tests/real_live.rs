@@ -197,6 +197,15 @@ async fn real_a_failed_node_gets_its_pods_replaced() {
     .expect("run");
     let seen = watch.stop();
     assert_eq!(report.summary.failures.node_failures, 1);
+    // The controller-manager noticed the failure after its grace period (wall seconds, so
+    // minutes of scenario time at 60×), and the report says when.
+    let d = &report.observations.detections;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].failed_at.0, 300_000_000, "{d:?}");
+    assert!(
+        d[0].delay().is_some_and(|x| x.0 > 0),
+        "noticed after some delay: {d:?}"
+    );
     assert_eq!(
         report.summary.failures.restarts, 1,
         "{:?}",

@@ -191,6 +191,35 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
             spells.join(", ")
         );
     }
+    let detected: Vec<String> = o
+        .detections
+        .iter()
+        .map(|d| match d.delay() {
+            Some(x) => format!("{} after {x}", d.node),
+            None => format!("{} not seen", d.node),
+        })
+        .collect();
+    if !detected.is_empty() {
+        let grace = scenario.node_lifecycle.node_monitor_grace_period;
+        println!(
+            "real cluster: node failures noticed by the control plane (scenario time): {}; the simulator notices them after the scenario's nodeMonitorGracePeriod, {grace}",
+            detected.join(", ")
+        );
+        // The controller-manager counts its grace period in wall seconds: at N× it is N times
+        // longer in scenario time, which changes what the failure costs.
+        let slow = o
+            .detections
+            .iter()
+            .filter_map(|d| d.delay())
+            .any(|x| x.0 > grace.0.saturating_mul(2).saturating_add(30_000_000));
+        if slow {
+            println!(
+                "  the controller-manager's --node-monitor-grace-period is wall time; for the two to agree at --time-scale {}, start the control plane with it near {:.1}s (the scenario's divided by the time scale) or run at a lower time scale",
+                args.time_scale,
+                grace.as_secs_f64() / args.time_scale
+            );
+        }
+    }
     if !report.summary.services.is_empty() {
         let decisions = |s: &drydock_sim::Summary| {
             s.autoscaling
