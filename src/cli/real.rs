@@ -196,7 +196,10 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|d| match d.delay() {
             Some(x) => format!("{} after {x}", d.node),
-            None => format!("{} not seen", d.node),
+            None => format!(
+                "{} not noticed before it was repaired or the run ended",
+                d.node
+            ),
         })
         .collect();
     if !detected.is_empty() {
@@ -207,17 +210,26 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         );
         // The controller-manager counts its grace period in wall seconds: at N× it is N times
         // longer in scenario time, which changes what the failure costs.
-        let slow = o
-            .detections
-            .iter()
-            .filter_map(|d| d.delay())
-            .any(|x| x.0 > grace.0.saturating_mul(2).saturating_add(30_000_000));
+        let slow = o.detections.iter().any(|d| {
+            d.delay()
+                .is_none_or(|x| x.0 > grace.0.saturating_mul(2).saturating_add(30_000_000))
+        });
         if slow {
-            println!(
-                "  the controller-manager's --node-monitor-grace-period is wall time; for the two to agree at --time-scale {}, start the control plane with it near {:.1}s (the scenario's divided by the time scale) or run at a lower time scale",
-                args.time_scale,
-                grace.as_secs_f64() / args.time_scale
-            );
+            let want = grace.as_secs_f64() / args.time_scale;
+            if want >= 1.0 {
+                println!(
+                    "  the controller-manager's --node-monitor-grace-period is wall time; for the two to agree at --time-scale {}, start the control plane with it near {want:.1}s (the scenario's divided by the time scale), e.g. `drydock cluster up --node-monitor-grace-period {want:.0}s --node-monitor-period 1s`",
+                    args.time_scale
+                );
+            } else {
+                // Below a second or two the fake kubelet's Lease renewals and the node
+                // monitor's period leave no margin.
+                println!(
+                    "  the controller-manager's --node-monitor-grace-period is wall time; at --time-scale {} the two would agree only with {want:.2}s, too short for a control plane: run at --time-scale {:.0} or lower with `drydock cluster up --node-monitor-grace-period 2s --node-monitor-period 500ms`",
+                    args.time_scale,
+                    (grace.as_secs_f64() / 2.0).max(1.0)
+                );
+            }
         }
     }
     if !report.summary.services.is_empty() {
