@@ -54,6 +54,8 @@ pub struct ScaleDecision {
 /// How one pool's nodes are made.
 #[derive(Debug, Clone)]
 pub(crate) struct PoolKind {
+    /// Pool name (for node names).
+    name: String,
     /// Node template (allocatable, labels without the zone, taints).
     template: NodeTemplate,
     /// Zones nodes are spread over (round robin by index), empty for none.
@@ -94,47 +96,38 @@ pub(crate) enum Life {
     Gone,
 }
 
-/// The fleet: pools' node-making, the Cluster Autoscaler and its state.
-pub struct Fleet {
-    cfg: CaConfig,
+/// How the nodes of a scenario's pools are made and asked of the cloud: each pool's node
+/// template, the Cluster Autoscaler's node groups, and the provisioning delays and stockouts,
+/// drawn from the run's `provisioning` stream. The simulator's fleet and the real-cluster
+/// driver share it, so that both get the same node names, shapes and delays from the same
+/// seed.
+#[derive(Debug, Clone)]
+pub struct NodeFactory {
     groups: Vec<NodeGroup>,
     pools: Vec<PoolKind>,
-    ca: ClusterAutoscaler,
-    upcoming: Vec<Upcoming>,
-    next_upcoming: u64,
-    life: Vec<Life>,
-    rng_provision: Pcg64,
-    rng_spot: Pcg64,
-    rng_ca: Pcg64,
+    rng: Pcg64,
 }
 
-impl std::fmt::Debug for Fleet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fleet")
-            .field("groups", &self.groups.len())
-            .field("upcoming", &self.upcoming.len())
-            .finish()
-    }
+/// A node asked of the cloud ([`NodeFactory::request`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRequest {
+    /// Scenario name of the node (`POOL-INDEX`, indices going on from the pool's initial
+    /// nodes).
+    pub name: String,
+    /// Provisioning delay until the node registers Ready; `None` when it never comes (a
+    /// stockout, or the pool's `cloudCapacity` is used up): the Cluster Autoscaler gives it up
+    /// after `maxNodeProvisionTime`.
+    pub arrives_after: Option<SimDuration>,
 }
 
-impl Fleet {
-    /// The fleet of `scenario`, or `None` when no pool autoscales and none is spot (nodes never
-    /// come and go).
-    pub(crate) fn new(
-        scenario: &Scenario,
-        cluster: &drydock_core::Cluster,
-        seed: u64,
-    ) -> Option<Fleet> {
-        let specs = &scenario.cluster.pools;
-        if !specs
-            .iter()
-            .any(|p| p.autoscaling.is_some() || p.spot.is_some())
-        {
-            return None;
-        }
+impl NodeFactory {
+    /// The factory of `scenario`, whose initial nodes are `cluster`'s (inline pools first, in
+    /// file order, as `drydock_sim::build` makes them); provisioning draws come from `seed`'s
+    /// `provisioning` stream.
+    pub fn new(scenario: &Scenario, cluster: &drydock_core::Cluster, seed: u64) -> NodeFactory {
         let mut groups = Vec::new();
         let mut pools = Vec::new();
-        for (i, p) in specs.iter().enumerate() {
+        for (i, p) in scenario.cluster.pools.iter().enumerate() {
             // Inline pools come first in the cluster, in file order.
             let pool = drydock_core::PoolId(i as u16);
             let mut labels = p.labels.clone();
@@ -172,6 +165,7 @@ impl Fleet {
             });
             let a = p.autoscaling.as_ref();
             pools.push(PoolKind {
+                name: p.name.clone(),
                 template,
                 zones: p.zones.clone(),
                 provisioning: a.map_or(
@@ -189,15 +183,112 @@ impl Fleet {
                 live: p.nodes,
             });
         }
-        Some(Fleet {
-            cfg: scenario.cluster.autoscaler.clone(),
+        NodeFactory {
             groups,
             pools,
+            rng: stream(seed, "provisioning"),
+        }
+    }
+
+    /// The Cluster Autoscaler's node groups: one per pool with `autoscaling`, in pool order.
+    pub fn groups(&self) -> &[NodeGroup] {
+        &self.groups
+    }
+
+    /// The node group (index into [`NodeFactory::groups`]) that manages `pool`, if any.
+    pub fn group_of_pool(&self, pool: usize) -> Option<usize> {
+        self.pools.get(pool).and_then(|p| p.group)
+    }
+
+    /// Asks the cloud for one node of `pool` (index in the scenario's pools): names it, and
+    /// draws whether it is a stockout and its provisioning delay (always both, in that order,
+    /// so that the stream stays aligned). `None` for a pool index out of range.
+    pub fn request(&mut self, pool: usize) -> Option<NodeRequest> {
+        let p = self.pools.get_mut(pool)?;
+        let index = p.next_index;
+        p.next_index += 1;
+        let name = drydock_scenarios::node_name(&p.name, index, index + 1);
+        let over_capacity = p.cloud_capacity.is_some_and(|c| p.live >= c);
+        p.live += 1;
+        let stockout = over_capacity || drydock_core::rng::unit_f64(&mut self.rng) < p.stockout;
+        let delay = dist::sample(&p.provisioning, &mut self.rng);
+        Some(NodeRequest {
+            name,
+            arrives_after: (!stockout).then_some(delay),
+        })
+    }
+
+    /// A node of `pool` named `name` (from [`NodeFactory::request`]) as it registers: the
+    /// pool's template, plus its zone label (zones round robin by the name's index) and that
+    /// zone. `None` for a pool index out of range.
+    pub fn build(&self, pool: usize, name: &str) -> Option<(drydock_core::Node, Option<String>)> {
+        let p = self.pools.get(pool)?;
+        let mut node = p.template.build(name, drydock_core::PoolId(pool as u16));
+        let index = name
+            .rsplit('-')
+            .next()
+            .and_then(|d| d.parse::<usize>().ok())
+            .unwrap_or(0);
+        let zone = (!p.zones.is_empty()).then(|| p.zones[index % p.zones.len()].clone());
+        if let Some(z) = &zone {
+            node.labels.insert(LABEL_ZONE.to_string(), z.clone());
+        }
+        Some((node, zone))
+    }
+
+    /// A node of `pool` is gone (deleted, or given up before it came): it no longer counts
+    /// against the pool's `cloudCapacity`.
+    pub fn released(&mut self, pool: usize) {
+        if let Some(p) = self.pools.get_mut(pool) {
+            p.live = p.live.saturating_sub(1);
+        }
+    }
+}
+
+/// The fleet: pools' node-making, the Cluster Autoscaler and its state.
+pub struct Fleet {
+    cfg: CaConfig,
+    factory: NodeFactory,
+    ca: ClusterAutoscaler,
+    upcoming: Vec<Upcoming>,
+    next_upcoming: u64,
+    life: Vec<Life>,
+    rng_spot: Pcg64,
+    rng_ca: Pcg64,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("groups", &self.factory.groups.len())
+            .field("upcoming", &self.upcoming.len())
+            .finish()
+    }
+}
+
+impl Fleet {
+    /// The fleet of `scenario`, or `None` when no pool autoscales and none is spot (nodes never
+    /// come and go).
+    pub(crate) fn new(
+        scenario: &Scenario,
+        cluster: &drydock_core::Cluster,
+        seed: u64,
+    ) -> Option<Fleet> {
+        if !scenario
+            .cluster
+            .pools
+            .iter()
+            .any(|p| p.autoscaling.is_some() || p.spot.is_some())
+        {
+            return None;
+        }
+        Some(Fleet {
+            cfg: scenario.cluster.autoscaler.clone(),
+            factory: NodeFactory::new(scenario, cluster, seed),
             ca: ClusterAutoscaler::new(),
             upcoming: Vec::new(),
             next_upcoming: 0,
             life: vec![Life::Active; cluster.nodes.len()],
-            rng_provision: stream(seed, "provisioning"),
             rng_spot: stream(seed, "spot"),
             rng_ca: stream(seed, "cluster-autoscaler"),
         })
@@ -205,13 +296,14 @@ impl Fleet {
 
     /// True when the Cluster Autoscaler runs (some pool is a node group).
     pub(crate) fn autoscales(&self) -> bool {
-        !self.groups.is_empty()
+        !self.factory.groups.is_empty()
     }
 
     /// For each node group, a template node and how many more nodes the group may add beyond
     /// the nodes it starts with (for the check of pods that can never be scheduled).
     pub(crate) fn growth(&self, cluster: &drydock_core::Cluster) -> Vec<(drydock_core::Node, u32)> {
-        self.groups
+        self.factory
+            .groups
             .iter()
             .map(|g| {
                 let have = cluster.nodes.iter().filter(|n| n.pool == g.pool).count() as u32;
@@ -238,7 +330,7 @@ fn schedule_spot(st: &mut SimState, node: NodeId, now: SimTime) -> Result<(), Si
         return Ok(());
     };
     let pool = st.cluster.nodes[node.0 as usize].pool.0 as usize;
-    let Some(spot) = fleet.pools.get(pool).and_then(|p| p.spot.clone()) else {
+    let Some(spot) = fleet.factory.pools.get(pool).and_then(|p| p.spot.clone()) else {
         return Ok(());
     };
     let dt = dist::exponential_secs(
@@ -268,7 +360,7 @@ pub(crate) fn can_still_act(st: &SimState, now: SimTime) -> bool {
     if !f.upcoming.is_empty() || f.life.contains(&Life::Deleting) {
         return true;
     }
-    if f.groups.iter().any(|g| f.ca.is_backed_off(&g.name, now)) {
+    if f.factory.groups.iter().any(|g| f.ca.is_backed_off(&g.name, now)) {
         return true;
     }
     let fresh = f
@@ -319,7 +411,7 @@ fn scan_with(
     let infos: Vec<CaNodeInfo> = (0..st.cluster.nodes.len())
         .map(|i| {
             let node = &st.cluster.nodes[i];
-            let group = fleet.pools.get(node.pool.0 as usize).and_then(|p| p.group);
+            let group = fleet.factory.pools.get(node.pool.0 as usize).and_then(|p| p.group);
             let state = match fleet.life.get(i) {
                 Some(Life::Gone) => CaNodeState::Gone,
                 Some(Life::Deleting) => CaNodeState::Deleting,
@@ -333,7 +425,7 @@ fn scan_with(
         .upcoming
         .iter()
         .filter_map(|u| {
-            fleet.pools[u.pool].group.map(|g| UpcomingNode {
+            fleet.factory.pools[u.pool].group.map(|g| UpcomingNode {
                 group: g,
                 name: u.name.clone(),
                 requested_at: u.requested_at,
@@ -382,7 +474,7 @@ fn scan_with(
     };
     let plan = fleet
         .ca
-        .run_once(&fleet.cfg, &fleet.groups, &view, now, &mut fleet.rng_ca);
+        .run_once(&fleet.cfg, &fleet.factory.groups, &view, now, &mut fleet.rng_ca);
     drop(unschedulable);
     for action in plan.actions {
         match action {
@@ -392,7 +484,7 @@ fn scan_with(
                 reason,
                 ..
             } => {
-                let pool = fleet.groups[group].pool.0 as usize;
+                let pool = fleet.factory.groups[group].pool.0 as usize;
                 let before = group_size(st, fleet, pool);
                 for _ in 0..delta {
                     request_node(st, fleet, pool, now)?;
@@ -400,7 +492,7 @@ fn scan_with(
                 st.decisions.push(ScaleDecision {
                     time_s: now.as_secs_f64(),
                     actor: "cluster-autoscaler".into(),
-                    target: fleet.groups[group].name.clone(),
+                    target: fleet.factory.groups[group].name.clone(),
                     from: before,
                     to: before + delta,
                     reason,
@@ -411,14 +503,14 @@ fn scan_with(
                 nodes,
                 reason,
             } => {
-                let pool = fleet.groups[group].pool.0 as usize;
+                let pool = fleet.factory.groups[group].pool.0 as usize;
                 let before = group_size(st, fleet, pool);
                 let mut given_up = 0;
                 for name in &nodes {
                     if let Some(k) = fleet.upcoming.iter().position(|u| &u.name == name) {
                         let u = fleet.upcoming.remove(k);
                         st.metrics.node_unbilled(now, u.pool);
-                        fleet.pools[u.pool].live = fleet.pools[u.pool].live.saturating_sub(1);
+                        fleet.factory.released(u.pool);
                         given_up += 1;
                     }
                 }
@@ -426,7 +518,7 @@ fn scan_with(
                 st.decisions.push(ScaleDecision {
                     time_s: now.as_secs_f64(),
                     actor: "cluster-autoscaler".into(),
-                    target: fleet.groups[group].name.clone(),
+                    target: fleet.factory.groups[group].name.clone(),
                     from: before,
                     to: before.saturating_sub(given_up as u32),
                     reason,
@@ -483,25 +575,19 @@ fn request_node(
     pool: usize,
     now: SimTime,
 ) -> Result<(), SimError> {
-    let p = &mut fleet.pools[pool];
-    let index = p.next_index;
-    p.next_index += 1;
-    let name = drydock_scenarios::node_name(&st.cluster.pools[pool].name, index, index + 1);
-    let over_capacity = p.cloud_capacity.is_some_and(|c| p.live >= c);
-    p.live += 1;
-    let stockout =
-        over_capacity || drydock_core::rng::unit_f64(&mut fleet.rng_provision) < p.stockout;
-    let delay = dist::sample(&p.provisioning, &mut fleet.rng_provision);
+    let Some(req) = fleet.factory.request(pool) else {
+        return Ok(());
+    };
     let id = fleet.next_upcoming;
     fleet.next_upcoming += 1;
     fleet.upcoming.push(Upcoming {
         id,
         pool,
-        name,
+        name: req.name,
         requested_at: now,
     });
     st.metrics.node_billed(now, pool);
-    if !stockout {
+    if let Some(delay) = req.arrives_after {
         let at = now.saturating_add(delay);
         if at <= st.config.end {
             st.queue.push(at, Event::NodeRegistered { id })?;
@@ -526,20 +612,9 @@ fn register(st: &mut SimState, fleet: &mut Fleet, id: u64, now: SimTime) -> Resu
         return Ok(());
     };
     let u = fleet.upcoming.remove(k);
-    let p = &fleet.pools[u.pool];
-    let mut node = p
-        .template
-        .build(u.name.clone(), drydock_core::PoolId(u.pool as u16));
-    let index = u
-        .name
-        .rsplit('-')
-        .next()
-        .and_then(|d| d.parse::<usize>().ok())
-        .unwrap_or(0);
-    let zone = (!p.zones.is_empty()).then(|| p.zones[index % p.zones.len()].clone());
-    if let Some(z) = &zone {
-        node.labels.insert(LABEL_ZONE.to_string(), z.clone());
-    }
+    let Some((node, zone)) = fleet.factory.build(u.pool, &u.name) else {
+        return Ok(());
+    };
     let capacity = node.gpu_capacity_milli() as i64;
     let id = NodeId(st.cluster.nodes.len() as u32);
     st.cluster.nodes.push(node);
@@ -559,11 +634,11 @@ fn register(st: &mut SimState, fleet: &mut Fleet, id: u64, now: SimTime) -> Resu
     st.log_hash.update(id.0.to_le_bytes());
     mark_dirty(st, now)?;
     // Put it back before scheduling its interruptions (they read the fleet).
-    let spot = fleet.pools[u.pool].spot.is_some();
+    let spot = fleet.factory.pools[u.pool].spot.is_some();
     if spot {
         let dt = dist::exponential_secs(
             &mut fleet.rng_spot,
-            fleet.pools[u.pool]
+            fleet.factory.pools[u.pool]
                 .spot
                 .as_ref()
                 .map_or(1.0, |s| s.mean_time_to_interruption.as_secs_f64()),
@@ -606,7 +681,7 @@ fn drain_and_delete(
         }
     }
     let grace = match cause {
-        Eviction::SpotInterruption => fleet.pools[st.cluster.nodes[i].pool.0 as usize]
+        Eviction::SpotInterruption => fleet.factory.pools[st.cluster.nodes[i].pool.0 as usize]
             .spot
             .as_ref()
             .map_or(st.config.termination_grace, |s| s.notice),
@@ -658,7 +733,7 @@ fn delete(
     }
     fleet.life[i] = Life::Gone;
     let pool = st.cluster.nodes[i].pool.0 as usize;
-    fleet.pools[pool].live = fleet.pools[pool].live.saturating_sub(1);
+    fleet.factory.released(pool);
     let n = &mut st.cluster.nodes[i];
     let capacity = n.gpu_capacity_milli() as i64;
     n.cpu_allocatable = 0;
@@ -699,7 +774,7 @@ pub(crate) fn spot_interrupted(
         let before = group_size(st, &fleet, pool);
         st.metrics.spot_interruptions += 1;
         let mut r = drain_and_delete(world, st, &mut fleet, node, now, Eviction::SpotInterruption);
-        let replace = fleet.pools[pool].group.is_none();
+        let replace = fleet.factory.pools[pool].group.is_none();
         if r.is_ok() && replace {
             r = request_node(st, &mut fleet, pool, now);
         }
