@@ -44,7 +44,7 @@ use drydock_sim::Summary;
 use drydock_sim::build::Plan;
 use drydock_sim::model::{FailureCause, SpecId};
 use drydock_sim::report::{
-    CostReport, FailureReport, GpuReport, JobCounts, PoolCost, SUMMARY_VERSION, percentiles,
+    CostReport, FailureReport, GpuReport, JobCounts, SUMMARY_VERSION, percentiles,
 };
 use k8s_openapi::api::core::v1::Pod;
 use rand_pcg::Pcg64;
@@ -58,6 +58,9 @@ use crate::objects::{FakeNodeSpec, pod_spec_of};
 use crate::services::{ServiceRun, service_deployment};
 use crate::snapshot::{self, Placement, Snapshot, is_terminal, node_of};
 use crate::workload::{JobPhase, PodSettings, Workload};
+
+mod fleet;
+use fleet::RealFleet;
 
 /// Settings of a driver run.
 #[derive(Debug, Clone, PartialEq)]
@@ -247,8 +250,17 @@ pub struct Driver<A: Actuator, V: ClusterView> {
     /// Node index → index in `obs.detections` of its failure not yet seen by the control
     /// plane.
     undetected: BTreeMap<usize, usize>,
-    /// Scale decisions (the HPA's), in time order.
+    /// Scale decisions (the HPA's and the Cluster Autoscaler's), in time order.
     decisions: Vec<drydock_sim::engine::fleet::ScaleDecision>,
+    /// The Cluster Autoscaler and the nodes it adds and removes, when some pool autoscales.
+    fleet: Option<RealFleet>,
+    /// Node billing and GPU capacity over scenario time (the simulator's meters).
+    meter: drydock_sim::metrics::Metrics,
+    /// Pods the last scheduling cycle could not place, with their specs and the time their
+    /// gang was queued (the Cluster Autoscaler's unschedulable pods).
+    unschedulable: Vec<(drydock_core::PodId, PodSpec, SimTime)>,
+    /// Scenario time of the last tick.
+    now: SimTime,
 }
 
 /// Scheduler configuration and target workload of `scenario` and `plan`, as the simulator
@@ -321,14 +333,10 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 "random failures (spec.failures.random) are not injected on a real cluster; scheduled ones are".to_string(),
             );
         }
-        if scenario
-            .cluster
-            .pools
-            .iter()
-            .any(|p| p.autoscaling.is_some() || p.spot.is_some())
-        {
+        if scenario.cluster.pools.iter().any(|p| p.spot.is_some()) {
             warnings.push(
-                "pool autoscaling and spot interruptions are not run on a real cluster yet; pools keep their initial nodes".to_string(),
+                "spot interruptions are not run on a real cluster; spot pools keep their nodes"
+                    .to_string(),
             );
         }
         if plan.jobs.iter().any(|j| j.one_attempt) {
@@ -428,6 +436,10 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             services,
             undetected: BTreeMap::new(),
             decisions: Vec::new(),
+            fleet: RealFleet::new(scenario, &plan.cluster, seed),
+            meter: drydock_sim::metrics::Metrics::new(&plan.cluster),
+            unschedulable: Vec::new(),
+            now: SimTime::ZERO,
             scenario: scenario.clone(),
             seed,
             rng: drydock_sim::rng::stream(seed, "scheduler"),
@@ -535,8 +547,10 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             .collect();
         self.names
             .iter()
-            .filter(|name| !by.get(name.as_str()).is_some_and(|n| node_ready(n)))
-            .cloned()
+            .enumerate()
+            .filter(|(i, _)| !self.fleet.as_ref().is_some_and(|f| f.is_gone(*i)))
+            .filter(|(_, name)| !by.get(name.as_str()).is_some_and(|n| node_ready(n)))
+            .map(|(_, name)| name.clone())
             .collect()
     }
 
@@ -624,6 +638,9 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         if self.workload.all_done() {
             return true;
         }
+        if self.fleet_can_still_act(self.now) {
+            return false;
+        }
         // Nothing in flight, nothing to come, and cycles place nothing: the pending jobs
         // wait forever (the simulator runs to its 10-year horizon here).
         let busy = self.workload.jobs.iter().any(|s| {
@@ -674,8 +691,10 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             .into_iter()
             .filter_map(|p| p.metadata.name.clone().map(|n| (n, p)))
             .collect();
+        self.now = now;
         let retried = self.retry_pod_ops(&pods).await;
         self.apply_node_events(now, &pods).await?;
+        self.fleet_tick(now, &pods).await?;
         self.note_detections(now);
         self.reconcile(now, &pods).await?;
         let mut create: Vec<u32> = std::mem::take(&mut self.to_create).into_iter().collect();
@@ -687,6 +706,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             let c = cycle.0.max(1);
             self.next_cycle = SimTime((now.0 / c + 1).saturating_mul(c));
         }
+        self.scan_if_due(now).await;
         retried
     }
 
@@ -1284,6 +1304,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             &pods,
             &mut self.placements,
         );
+        self.hide_deleting(&mut snap);
         for o in &snap.overcommitted {
             if self.obs.overcommitted.len() < 100 && !self.obs.overcommitted.contains(o) {
                 tracing::warn!(pod = %o, "bound pod does not fit its node");
@@ -1309,6 +1330,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             .collect();
         let mut cordoned: Vec<NodeId> = Vec::new();
         let mut failed_shapes: Vec<(SpecId, SpecId, u32)> = Vec::new();
+        let mut unschedulable = Vec::new();
         for g in queue {
             for n in cordoned.drain(..) {
                 snap.cluster.nodes[n.0 as usize].unschedulable = false;
@@ -1328,6 +1350,11 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 },
             };
             if failed_shapes.contains(&shape) {
+                unschedulable.extend(
+                    g.pending
+                        .iter()
+                        .map(|(_, _, spec, id)| (*id, spec.clone(), SimTime(g.queued_at))),
+                );
                 continue;
             }
             let pending: Vec<PendingPod<'_>> = g
@@ -1362,6 +1389,11 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 }
                 Err(()) => {
                     failed_shapes.push(shape);
+                    unschedulable.extend(
+                        g.pending
+                            .iter()
+                            .map(|(_, _, spec, id)| (*id, spec.clone(), SimTime(g.queued_at))),
+                    );
                     if g.service.is_some() {
                         // Replica pods do not preempt (the simulator's services run at their
                         // priority; preemption is for gangs).
@@ -1391,6 +1423,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         for n in cordoned {
             snap.cluster.nodes[n.0 as usize].unschedulable = false;
         }
+        self.unschedulable = unschedulable;
         if placed_any {
             self.active();
         } else {
@@ -1570,6 +1603,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             u.area += u.alloc_milli as u128 * end.since(u.last).0 as u128;
             u.last = end;
         }
+        self.meter.close(end);
         self.end = Some(end);
     }
 
@@ -1664,11 +1698,14 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         }
         let u = &self.usage;
         let cap = u.capacity_milli as f64;
+        let capacity_area = self.meter.capacity_area;
         let gpu = GpuReport {
             capacity: cap / 1000.0,
-            capacity_peak: cap / 1000.0,
-            allocation_mean: if cap > 0.0 && end.0 > 0 {
-                u.area as f64 / (cap * end.0 as f64)
+            capacity_peak: self.meter.peak_capacity_milli.max(u.capacity_milli) as f64 / 1000.0,
+            allocation_mean: if capacity_area > 0 {
+                u.area as f64 / capacity_area as f64
+            } else if cap > 0.0 {
+                u.alloc_milli as f64 / cap
             } else {
                 0.0
             },
@@ -1704,28 +1741,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             preemption_lost_gpu_hours: gh(m.preemption_lost_gpu_us),
             preemption_restart_overhead_gpu_hours: gh(m.preemption_overhead_gpu_us),
         };
-        let cluster = &w.plan.cluster;
-        let pools: Vec<PoolCost> = cluster
-            .pools
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let nodes = cluster
-                    .nodes
-                    .iter()
-                    .filter(|n| n.pool.0 as usize == i)
-                    .count() as u64;
-                PoolCost {
-                    pool: p.name.clone(),
-                    nodes,
-                    peak_nodes: nodes,
-                    node_hours: nodes as f64 * hours,
-                    price_per_node_hour: p.price_per_node_hour,
-                    cost: nodes as f64 * hours * p.price_per_node_hour,
-                }
-            })
-            .collect();
-        let cost = CostReport::from_pools(pools, hours);
+        let cost = CostReport::from_pools(drydock_sim::report::pool_costs(&self.meter), hours);
         let completed_requests: u64 = self
             .services
             .iter()
@@ -1741,7 +1757,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             scenario: self.scenario.name.clone(),
             seed: self.seed,
             policy: self.scheduler.config().policy.name().to_string(),
-            nodes: cluster.nodes.len() as u64,
+            // Nodes up at the end (not failed, not deleted), as the simulator counts them.
+            nodes: self.up.iter().filter(|&&u| u).count() as u64,
             virtual_time_s: SimDuration(end.0).as_secs_f64(),
             events: self.obs.cycles,
             jobs,
@@ -1755,11 +1772,11 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             event_log_sha256: "none (real cluster)".to_string(),
             horizon_reached: false,
             services,
-            // Nodes never come and go on a real cluster yet: the autoscaling section has the
-            // HPA's decisions only.
             autoscaling: drydock_sim::report::AutoscalingReport {
                 decisions: self.decisions.clone(),
-                ..Default::default()
+                ..self.fleet.as_ref().map_or_else(Default::default, |f| {
+                    f.report(w.metrics.scale_down_evictions)
+                })
             },
         }
     }
@@ -2015,6 +2032,68 @@ mod tests {
             got.gpu.allocation_mean,
             want.gpu.allocation_mean
         );
+    }
+
+    /// An autoscaled pool (1 to 3 nodes of 8 GPUs, nodes provisioned in 2 min, scale-down
+    /// after 5 min unneeded) and three whole-node jobs of 20 min: the Cluster Autoscaler adds
+    /// two nodes, the jobs run, and the empty nodes go again.
+    pub(crate) const AUTOSCALED_POOL: &str = "apiVersion: drydock/v1alpha1\nkind: Scenario\nmetadata: {name: ca}\nspec:\n  duration: 1h\n  cluster:\n    pools:\n      - name: gpu\n        nodes: 1\n        gpuModel: A100\n        gpusPerNode: 8\n        cpu: \"96\"\n        memory: 512Gi\n        pricePerNodeHour: 10\n        autoscaling: {minNodes: 1, maxNodes: 3, provisioningTime: {kind: fixed, value: 2m}}\n    autoscaler:\n      scaleDown: {unneededTime: 5m, delayAfterAdd: 5m}\n  training:\n    - {name: j, count: 3, arrival: 0s, workers: 1, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 20m}\n";
+
+    #[tokio::test]
+    async fn the_cluster_autoscaler_adds_and_removes_nodes_like_the_simulator() {
+        let s = drydock_scenarios::load_str(AUTOSCALED_POOL, "ca.yaml").expect("valid scenario");
+        let mut sim = drydock_sim::Simulation::new(&s, None, None).expect("sim");
+        sim.run(|_| {}).expect("runs");
+        let want = sim.summary();
+        let (mut d, mem) = driver(&s);
+        assert!(d.warnings().is_empty(), "{:?}", d.warnings());
+        d.setup().await.expect("setup");
+        ticks(&mut d, 0, 3600).await;
+        d.finish(SimTime(3600 * S));
+        let got = d.summary();
+        let calls = mem.calls();
+        let added: Vec<&String> = calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::AddNode(n) => Some(n),
+                _ => None,
+            })
+            .collect();
+        // The initial node, then the two the scale-up asked for, named as the simulator names
+        // them.
+        assert_eq!(added.len(), 3, "{added:?}");
+        assert!(added[1].ends_with("gpu-1") && added[2].ends_with("gpu-2"), "{added:?}");
+        let removed = calls
+            .iter()
+            .filter(|c| matches!(c, Call::RemoveNode(_)))
+            .count();
+        assert_eq!(removed, 2, "both added nodes deleted once empty");
+        assert_eq!(got.jobs.completed, 3);
+        assert_eq!(got.jobs.completed, want.jobs.completed);
+        let (g, w) = (&got.autoscaling, &want.autoscaling);
+        assert_eq!(g.nodes_registered, w.nodes_registered);
+        assert_eq!(g.nodes_deleted, w.nodes_deleted);
+        assert_eq!(g.provisioning_time.p50, w.provisioning_time.p50);
+        // The same Cluster Autoscaler decisions at the same times (the driver ticks once a
+        // second, as the simulator's scan interval is 10 s).
+        let ca = |d: &[drydock_sim::engine::fleet::ScaleDecision]| -> Vec<(u64, String, u32, u32)> {
+            d.iter()
+                .filter(|x| x.actor == "cluster-autoscaler")
+                .map(|x| (x.time_s as u64, x.target.clone(), x.from, x.to))
+                .collect()
+        };
+        assert_eq!(ca(&g.decisions), ca(&w.decisions));
+        assert_eq!(ca(&g.decisions).len(), 3, "one scale-up, two scale-downs: {:?}", g.decisions);
+        // Billed from the scale-up request to the deletion, as in the simulator.
+        assert!(
+            (got.cost.total - want.cost.total).abs() < 0.01 * want.cost.total,
+            "{} vs {}",
+            got.cost.total,
+            want.cost.total
+        );
+        assert_eq!(got.cost.pools[0].peak_nodes, 3);
+        assert_eq!(got.nodes, 1);
+        assert!(d.observations().overcommitted.is_empty());
     }
 
     /// A service with a traffic step: 5 req/s, 60 req/s from 2 min to 6 min, then 5 again;

@@ -151,6 +151,8 @@ pub struct RunMetrics {
     pub preemption_lost_gpu_us: u128,
     /// Restart overhead after preemptions, GPU·µs.
     pub preemption_overhead_gpu_us: u128,
+    /// Jobs evicted by scale-down drains.
+    pub scale_down_evictions: u64,
 }
 
 /// Settings of the pods drydock creates.
@@ -487,6 +489,18 @@ impl Workload {
     /// stalled job waits for Kubernetes to evict its pods from the dead node, as in the
     /// simulator ([`drydock_core::Preemption::gangs_to_evict`]).
     pub fn preempt(&mut self, j: u32, by: u32, now: SimTime) -> bool {
+        self.evict(j, Some(by), now)
+    }
+
+    /// Running job `j` is evicted at `now` because the Cluster Autoscaler drains its node for
+    /// deletion (`drydock_sim::engine::evict` with `Eviction::ScaleDown`): as a preemption,
+    /// its pods terminate and it is requeued, but the work since its last checkpoint counts as
+    /// lost work and its restart overhead as a restart's. False when it was not running.
+    pub fn evict_for_scale_down(&mut self, j: u32, now: SimTime) -> bool {
+        self.evict(j, None, now)
+    }
+
+    fn evict(&mut self, j: u32, by: Option<u32>, now: SimTime) -> bool {
         let Some(phase) = self.jobs.get(j as usize).map(|s| s.phase) else {
             return false;
         };
@@ -495,16 +509,19 @@ impl Workload {
         }
         let (lost, saved) = self.stop_progress(j, now);
         let milli = self.gpu_milli(j);
-        self.metrics.preemption_lost_gpu_us += gpu_us(lost, milli);
+        if by.is_some() {
+            self.metrics.preemption_lost_gpu_us += gpu_us(lost, milli);
+            self.metrics.preemptions += 1;
+        } else {
+            self.metrics.lost_work_gpu_us += gpu_us(lost, milli);
+            self.metrics.scale_down_evictions += 1;
+        }
         if let Some(s) = self.jobs.get_mut(j as usize) {
             s.done = SimDuration(s.done.0 + saved);
-        }
-        self.metrics.preemptions += 1;
-        if let Some(s) = self.jobs.get_mut(j as usize) {
             s.phase = JobPhase::Terminating;
             s.preemptions += 1;
-            s.last_stop_preempted = true;
-            s.preempted_by = Some(by);
+            s.last_stop_preempted = by.is_some();
+            s.preempted_by = by;
             s.finish_at = None;
         }
         true

@@ -395,6 +395,26 @@ pub struct JobRow {
     pub preemptions: u32,
 }
 
+/// Each pool's cost from the meters of `m` (closed at the end of the run with
+/// [`crate::metrics::Metrics::close`]): nodes now and at peak, node-hours billed (from each scale-up request
+/// until the node's deletion), and dollars at the pool's price per node-hour.
+pub fn pool_costs(m: &crate::metrics::Metrics) -> Vec<PoolCost> {
+    m.pools
+        .iter()
+        .map(|p| {
+            let node_hours = p.node_us as f64 / 3.6e9;
+            PoolCost {
+                pool: p.name.clone(),
+                nodes: p.nodes,
+                peak_nodes: p.peak_nodes,
+                node_hours,
+                price_per_node_hour: p.price_per_node_hour,
+                cost: node_hours * p.price_per_node_hour,
+            }
+        })
+        .collect()
+}
+
 /// Builds the summary from the world at the end of a run.
 pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
     let Some(st) = crate::engine::state(world) else {
@@ -467,22 +487,7 @@ pub fn summary(world: &World, scenario: &str, seed: u64) -> Summary {
         preemption_lost_gpu_hours: gh(m.preemption_lost_gpu_us),
         preemption_restart_overhead_gpu_hours: gh(m.preemption_overhead_gpu_us),
     };
-    let pools: Vec<PoolCost> = m
-        .pools
-        .iter()
-        .map(|p| {
-            let node_hours = p.node_us as f64 / 3.6e9;
-            PoolCost {
-                pool: p.name.clone(),
-                nodes: p.nodes,
-                peak_nodes: p.peak_nodes,
-                node_hours,
-                price_per_node_hour: p.price_per_node_hour,
-                cost: node_hours * p.price_per_node_hour,
-            }
-        })
-        .collect();
-    let cost = CostReport::from_pools(pools, hours);
+    let cost = CostReport::from_pools(pool_costs(m), hours);
     let total = cost.total;
     let allocation_curve = if st.arrivals_only {
         m.alloc_curve
