@@ -2062,7 +2062,10 @@ mod tests {
         // The initial node, then the two the scale-up asked for, named as the simulator names
         // them.
         assert_eq!(added.len(), 3, "{added:?}");
-        assert!(added[1].ends_with("gpu-1") && added[2].ends_with("gpu-2"), "{added:?}");
+        assert!(
+            added[1].ends_with("gpu-1") && added[2].ends_with("gpu-2"),
+            "{added:?}"
+        );
         let removed = calls
             .iter()
             .filter(|c| matches!(c, Call::RemoveNode(_)))
@@ -2083,7 +2086,12 @@ mod tests {
                 .collect()
         };
         assert_eq!(ca(&g.decisions), ca(&w.decisions));
-        assert_eq!(ca(&g.decisions).len(), 3, "one scale-up, two scale-downs: {:?}", g.decisions);
+        assert_eq!(
+            ca(&g.decisions).len(),
+            3,
+            "one scale-up, two scale-downs: {:?}",
+            g.decisions
+        );
         // Billed from the scale-up request to the deletion, as in the simulator.
         assert!(
             (got.cost.total - want.cost.total).abs() < 0.01 * want.cost.total,

@@ -308,3 +308,93 @@ async fn real_a_service_is_scaled_up_then_down_by_the_hpa_within_its_bounds() {
         report.cleanup_errors
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_the_cluster_autoscaler_adds_nodes_for_pending_gangs_and_removes_them_when_empty() {
+    let client = client().await;
+    let run = new_run_id();
+    let ns = format!("drydock-{run}");
+    // One pool of 1 to 3 nodes (8 GPUs each, provisioned in 2 min) and three whole-node jobs
+    // of 20 min: the autoscaler asks for two nodes at its first loop after the 30 s GPU-pod
+    // buffer, they register at about 2.5 min, and after 5 min unneeded the two nodes the
+    // finished jobs leave empty are deleted. At 90x the run takes 20 s of wall time.
+    let s = drydock_scenarios::load_str(
+        "apiVersion: drydock/v1alpha1\nkind: Scenario\nmetadata: {name: live-ca}\nspec:\n  duration: 30m\n  cluster:\n    pools:\n      - name: gpu\n        nodes: 1\n        gpuModel: A100\n        gpusPerNode: 8\n        cpu: \"96\"\n        memory: 512Gi\n        pricePerNodeHour: 10\n        autoscaling: {minNodes: 1, maxNodes: 3, provisioningTime: {kind: fixed, value: 2m}}\n    autoscaler:\n      scaleDown: {unneededTime: 5m, delayAfterAdd: 5m}\n  training:\n    - {name: j, count: 3, arrival: 0s, workers: 1, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 20m}\n",
+        "live-ca.yaml",
+    )
+    .expect("valid scenario");
+    let mut sim = drydock_sim::Simulation::new(&s, None, None).expect("sim");
+    sim.run(|_| {}).expect("runs");
+    let want = sim.summary();
+    let watch = ApiMonitor::start(client.clone(), &ns, &run);
+    let mut opts = RealOptions::new(TimeScale::new(90.0).expect("scale"));
+    opts.run = Some(run.clone());
+    opts.namespace = Some(ns.clone());
+    let report = tokio::time::timeout(
+        Duration::from_secs(300),
+        session::run(client.clone(), SERVER, &s, &opts, std::future::pending()),
+    )
+    .await
+    .expect("finishes within 5 min")
+    .expect("run");
+    let seen = watch.stop();
+    // The report agrees with the simulator's: jobs, nodes, decisions (up to a minute late: a
+    // loop runs at the first tick at or after its time, and a new node is usable once the
+    // node lifecycle controller has seen it Ready, up to its 1 s monitor period of wall time
+    // later, so jobs there start and end a little later), cost within 2 %.
+    let (got, a) = (&report.summary, &report.summary.autoscaling);
+    assert_eq!(got.jobs.completed, 3);
+    assert_eq!(a.nodes_registered, want.autoscaling.nodes_registered);
+    assert_eq!(a.nodes_deleted, want.autoscaling.nodes_deleted);
+    let ca = |d: &[drydock_sim::engine::fleet::ScaleDecision]| -> Vec<(f64, u32, u32)> {
+        d.iter()
+            .filter(|x| x.actor == "cluster-autoscaler")
+            .map(|x| (x.time_s, x.from, x.to))
+            .collect()
+    };
+    let (g, w) = (ca(&a.decisions), ca(&want.autoscaling.decisions));
+    assert_eq!(g.len(), w.len(), "{g:?} vs {w:?}");
+    for ((gt, gf, gto), (wt, wf, wto)) in g.iter().zip(&w) {
+        assert_eq!((gf, gto), (wf, wto), "{g:?} vs {w:?}");
+        assert!(*gt >= *wt && *gt <= *wt + 60.0, "{g:?} vs {w:?}");
+    }
+    // Through the API: three nodes, the two added ones Ready; two of the three cordoned
+    // (drained) before their deletion, as many as the scale-downs.
+    let added: Vec<(&String, &drydock_real_cluster::testing::monitor::NodeSeen)> = seen
+        .nodes
+        .iter()
+        .filter(|(n, _)| n.ends_with("gpu-1") || n.ends_with("gpu-2"))
+        .collect();
+    assert_eq!(added.len(), 2, "{:?}", seen.nodes.keys());
+    assert_eq!(seen.nodes.len(), 3, "{:?}", seen.nodes.keys());
+    for (name, n) in &added {
+        assert!(n.was_ready, "{name} became Ready");
+    }
+    let drained: Vec<&String> = seen
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.cordoned && n.deleted)
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(drained.len(), 2, "{:?}", seen.nodes);
+    // Every job ran on its own node: the added nodes got pods.
+    for (name, _) in &added {
+        assert!(
+            seen.pods.values().any(|p| p.node() == Some(name.as_str())),
+            "a pod ran on {name}"
+        );
+    }
+    assert!(seen.bound_twice().is_empty(), "{:?}", seen.bound_twice());
+    assert!(seen.overcommits.is_empty(), "{:?}", seen.overcommits);
+    assert!(
+        (got.cost.total - want.cost.total).abs() < 0.02 * want.cost.total,
+        "{} vs {}",
+        got.cost.total,
+        want.cost.total
+    );
+    assert!(
+        report.cleanup_errors.is_empty(),
+        "{:?}",
+        report.cleanup_errors
+    );
+}

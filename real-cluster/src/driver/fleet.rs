@@ -367,9 +367,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             unschedulable: &unschedulable,
             pod_spec: &pod_spec,
         };
-        let plan = f
-            .ca
-            .run_once(&f.cfg, f.factory.groups(), &view, now, &mut f.rng);
+        let plan =
+            f.ca.run_once(&f.cfg, f.factory.groups(), &view, now, &mut f.rng);
         drop(unschedulable);
         for action in plan.actions {
             self.apply_ca_action(&mut f, action, &pods, now).await;
@@ -566,8 +565,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         if !f.upcoming.is_empty() || !f.deleting.is_empty() {
             return true;
         }
-        if f
-            .factory
+        if f.factory
             .groups()
             .iter()
             .any(|g| f.ca.is_backed_off(&g.name, now))

@@ -81,6 +81,10 @@ pub struct NodeSeen {
     pub was_ready: bool,
     /// Most GPUs requested at once by live pods bound to it.
     pub max_gpus_used: u64,
+    /// Seen cordoned (`spec.unschedulable`).
+    pub cordoned: bool,
+    /// Seen deleted.
+    pub deleted: bool,
 }
 
 /// A moment at which a node's live pods requested more GPUs than it has.
@@ -358,6 +362,9 @@ impl Observed {
         } else if crate::driver::node_ready(n) {
             entry.was_ready = true;
         }
+        if n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
+            entry.cordoned = true;
+        }
     }
 }
 
@@ -422,6 +429,11 @@ impl ApiMonitor {
                 let mut o = s.lock().unwrap_or_else(|p| p.into_inner());
                 match ev {
                     Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n)) => o.node_event(&n),
+                    Ok(watcher::Event::Delete(n)) => {
+                        if let Some(name) = n.metadata.name {
+                            o.nodes.entry(name).or_default().deleted = true;
+                        }
+                    }
                     Ok(_) => {}
                     Err(_) => o.watch_errors += 1,
                 }

@@ -360,7 +360,11 @@ pub(crate) fn can_still_act(st: &SimState, now: SimTime) -> bool {
     if !f.upcoming.is_empty() || f.life.contains(&Life::Deleting) {
         return true;
     }
-    if f.factory.groups.iter().any(|g| f.ca.is_backed_off(&g.name, now)) {
+    if f.factory
+        .groups
+        .iter()
+        .any(|g| f.ca.is_backed_off(&g.name, now))
+    {
         return true;
     }
     let fresh = f
@@ -411,7 +415,11 @@ fn scan_with(
     let infos: Vec<CaNodeInfo> = (0..st.cluster.nodes.len())
         .map(|i| {
             let node = &st.cluster.nodes[i];
-            let group = fleet.factory.pools.get(node.pool.0 as usize).and_then(|p| p.group);
+            let group = fleet
+                .factory
+                .pools
+                .get(node.pool.0 as usize)
+                .and_then(|p| p.group);
             let state = match fleet.life.get(i) {
                 Some(Life::Gone) => CaNodeState::Gone,
                 Some(Life::Deleting) => CaNodeState::Deleting,
@@ -472,9 +480,13 @@ fn scan_with(
         unschedulable: &unschedulable,
         pod_spec: &pod_spec,
     };
-    let plan = fleet
-        .ca
-        .run_once(&fleet.cfg, &fleet.factory.groups, &view, now, &mut fleet.rng_ca);
+    let plan = fleet.ca.run_once(
+        &fleet.cfg,
+        &fleet.factory.groups,
+        &view,
+        now,
+        &mut fleet.rng_ca,
+    );
     drop(unschedulable);
     for action in plan.actions {
         match action {
