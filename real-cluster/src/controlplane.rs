@@ -716,6 +716,30 @@ impl UpOptions {
         );
         args
     }
+
+    /// The settings of these options (controller-manager timers, restart backoff, extra
+    /// arguments) that the control plane running as `info` was not started with, as
+    /// `--flag=value` strings: `up` on a running control plane changes nothing, so a caller
+    /// can say which requested settings do not apply. Read from the running `drydock-cp`
+    /// process's command line (`/proc/PID/cmdline`); empty when it cannot be read.
+    pub fn not_applied(&self, info: &ClusterInfo) -> Vec<String> {
+        let Ok(raw) = std::fs::read(format!("/proc/{}/cmdline", info.pid)) else {
+            return Vec::new();
+        };
+        let running: Vec<String> = raw
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        self.cp_args(&info.dir, info.port)
+            .into_iter()
+            .filter(|a| {
+                a.starts_with("--")
+                    && a.contains('=')
+                    && !a.starts_with("--ready-timeout=")
+                    && !running.contains(a)
+            })
+            .collect()
+    }
 }
 
 /// A running control plane.

@@ -69,11 +69,15 @@ pub enum RealError {
     /// An object drydock would create or change exists and is not labelled as drydock's (or as
     /// this run's). Nothing was changed.
     #[error(
-        "{kind} {}{name} exists and is not drydock's (no label {}={}); drydock will not touch it\n  hint: choose another {}",
+        "{kind} {}{name} exists and is not drydock's, or is another drydock run's (it lacks this run's labels, {}={} and the run id); drydock will not touch it\n  hint: {}",
         namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default(),
         crate::names::LABEL_MANAGED_BY,
         crate::names::MANAGED_BY,
-        if *kind == "Namespace" { "--namespace" } else { "node-name prefix (or remove that object yourself)" }
+        match *kind {
+            "Namespace" => "choose another --namespace",
+            "Pod" | "Deployment" => "another run may be using this namespace: choose another --namespace (or leave out --namespace for a fresh one), or remove that object yourself",
+            _ => "remove that object yourself if no drydock run is using it",
+        }
     )]
     NotOurs {
         /// The kind (`Node`, `Namespace`, `Lease`, `Pod`).

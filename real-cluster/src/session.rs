@@ -228,7 +228,9 @@ pub async fn ensure_namespace(
 }
 
 /// Removes everything of run `run`: its Deployments and ReplicaSets in `namespace`, its pods
-/// there (force-deleted: no kubelet may be left to confirm), its nodes and their Leases, and the namespace when `delete_namespace`.
+/// there (force-deleted: no kubelet may be left to confirm), its nodes and their Leases, and,
+/// when `delete_namespace`, the namespace if this run created it (it carries the run's labels;
+/// a namespace another run created is left to that run).
 /// Lists through the API (not a cache), touches only objects with the run's labels, tries
 /// everything and returns the errors met.
 pub async fn cleanup_run(
@@ -331,7 +333,9 @@ pub async fn cleanup_run(
     if delete_namespace {
         let api: Api<Namespace> = Api::all(client.clone());
         match api.get_opt(namespace).await {
-            Ok(Some(ns)) if is_ours(&ns.metadata, None) => {
+            // Only a namespace this run created (labelled with its run id): a drydock
+            // namespace another run created, or a live run still uses, stays.
+            Ok(Some(ns)) if is_ours(&ns.metadata, Some(run)) => {
                 if let Err(e) = api.delete(namespace, &DeleteParams::default()).await
                     && status_code(&e) != Some(404)
                 {
@@ -353,7 +357,8 @@ pub async fn cleanup_run(
 
 /// [`cleanup_run`] (namespace included), repeated every second while every error left is
 /// transient ([`RealError::is_transient`]: the API server restarting or unreachable), for up to
-/// 60 s. Returns the errors of the last attempt.
+/// 60 s in all, an attempt the server never answers included. Returns the errors of the last
+/// attempt ([`RealError::Timeout`] when the 60 s ran out inside one).
 pub async fn cleanup_run_retrying(
     client: &Client,
     server: &str,
@@ -362,7 +367,23 @@ pub async fn cleanup_run_retrying(
 ) -> Vec<RealError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let errors = cleanup_run(client, server, namespace, run, true).await;
+        // An API server that accepts connections but never answers (stopped, overloaded)
+        // must not hold the cleanup past its deadline.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let errors = match tokio::time::timeout(
+            left.max(Duration::from_secs(1)),
+            cleanup_run(client, server, namespace, run, true),
+        )
+        .await
+        {
+            Ok(errors) => errors,
+            Err(_) => {
+                return vec![RealError::Timeout(format!(
+                    "the API server at {server} did not answer the cleanup of run {run} within 60 s; objects labelled {} may be left",
+                    run_selector(run)
+                ))];
+            }
+        };
         if errors.is_empty()
             || !errors.iter().all(RealError::is_transient)
             || tokio::time::Instant::now() >= deadline

@@ -192,12 +192,28 @@ fn up(a: &UpArgs) -> anyhow::Result<ExitCode> {
             info.pid,
             started.elapsed().as_secs_f64()
         ),
-        UpOutcome::AlreadyRunning(_) => println!(
-            "a control plane is already running in {}: Kubernetes {version} on https://127.0.0.1:{} (pid {})",
-            info.dir.display(),
-            info.port,
-            info.pid
-        ),
+        UpOutcome::AlreadyRunning(_) => {
+            println!(
+                "a control plane is already running in {}: Kubernetes {version} on https://127.0.0.1:{} (pid {})",
+                info.dir.display(),
+                info.port,
+                info.pid
+            );
+            if a.port != info.port && a.port != 6443 {
+                eprintln!(
+                    "warning: --port {} not applied: it runs on port {}",
+                    a.port, info.port
+                );
+            }
+            let differ = opts.not_applied(info);
+            if !differ.is_empty() {
+                eprintln!(
+                    "warning: it was started with other settings, so {} {} not applied; `drydock cluster down` first to change them",
+                    differ.join(" "),
+                    if differ.len() == 1 { "is" } else { "are" }
+                );
+            }
+        }
     }
     println!("kubeconfig: {}", info.kubeconfig.display());
     println!("logs: {}", info.log.parent().unwrap_or(&info.dir).display());

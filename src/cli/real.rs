@@ -108,7 +108,7 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     sim.run(|_| {}).context("simulation failed")?;
-    let sim_summary = sim.summary();
+    let mut sim_summary = sim.summary();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -120,6 +120,8 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
     options.data_dir = data_dir.clone();
     options.namespace = args.namespace.clone();
     options.ready_timeout = std::time::Duration::from_secs(args.ready_timeout);
+    let run = drydock_real_cluster::names::new_run_id();
+    options.run = Some(run.clone());
     let report = runtime.block_on(async {
         let (client, server) = session::connect(args.kubeconfig.as_deref(), args.allow_remote)
             .await
@@ -129,13 +131,20 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
             .map(|d| format!("{} of scenario time, about {} wall", d, output::dur(scale.wall(d).as_secs_f64())))
             .unwrap_or_else(|| "until every job ends".to_string());
         eprintln!(
-            "drydock real: scenario `{}` on {server} at {}x ({horizon}); Ctrl-C stops and cleans up",
+            "drydock real: scenario `{}` on {server} at {}x ({horizon}); Ctrl-C (or SIGTERM) stops and cleans up",
             scenario.name,
             scale.factor()
         );
         let cancel = async {
-            let _ = tokio::signal::ctrl_c().await;
-            eprintln!("\ninterrupted: removing drydock's objects...");
+            let name = stop_signal().await;
+            eprintln!("\n{name}: removing drydock's objects (send it again to exit at once, leaving them)...");
+            // A second signal while the cleanup waits on a server that does not answer.
+            let selector = drydock_real_cluster::names::run_selector(&run);
+            tokio::spawn(async move {
+                let name = stop_signal().await;
+                eprintln!("{name} again: exiting without cleaning up; objects labelled {selector} (nodes, Leases, pods, the namespace) may be left");
+                std::process::exit(130);
+            });
         };
         session::run(client, &server, &scenario, &options, cancel)
             .await
@@ -145,6 +154,16 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
+    if report.interrupted {
+        // Compare like with like: the simulator's run, stopped where the real one was.
+        let mut cut = scenario.clone();
+        cut.duration = Some(SimDuration::from_secs_f64(report.summary.virtual_time_s));
+        let mut short = Simulation::new(&cut, data_dir.as_deref(), args.seed)
+            .with_context(|| format!("cannot set up scenario `{}`", scenario.name))?;
+        short.run(|_| {}).context("simulation failed")?;
+        sim_summary = short.summary();
+        sim = short;
+    }
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     println!(
         "== real cluster (run {}, namespace {}) ==",
@@ -153,6 +172,12 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
     print!("{}", output::table(&report.summary, &scenario));
     println!();
     println!("== simulator vs real cluster ==");
+    if report.interrupted {
+        println!(
+            "(interrupted at {} of scenario time: the simulator's run is stopped there too)",
+            SimDuration::from_secs_f64(report.summary.virtual_time_s)
+        );
+    }
     print!(
         "{}",
         super::compare::table(
@@ -173,6 +198,18 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         o.overcommitted.len(),
         o.rebound.len()
     );
+    // A time scale the driver cannot keep up with: each tick covers so much scenario time that
+    // decisions come late and the run says little.
+    let per_cycle = report.summary.virtual_time_s / o.cycles.max(1) as f64;
+    if per_cycle > 600.0 {
+        println!(
+            "real cluster: warning: {} scheduling cycles over {} of scenario time, one every {} on average: at {}x the driver cannot keep up, so decisions come late; lower --time-scale for results comparable with the simulator",
+            o.cycles,
+            SimDuration::from_secs_f64(report.summary.virtual_time_s),
+            SimDuration::from_secs_f64(per_cycle),
+            scale.factor()
+        );
+    }
     if o.ticks_failed > 0 || o.pod_ops_retried > 0 || o.gangs_adopted > 0 {
         println!(
             "real cluster: {} driver ticks failed and were retried, {} pod operations retried, {} gangs found bound after a lost bind response",
@@ -290,4 +327,26 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for Ctrl-C (SIGINT), SIGTERM or SIGHUP (what `kill`, `timeout` and CI runners send,
+/// and a closed terminal) and returns the signal's name. Where a handler cannot be installed,
+/// waits for Ctrl-C alone.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "interrupted",
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "interrupted"
 }
