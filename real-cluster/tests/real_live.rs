@@ -398,3 +398,39 @@ async fn real_the_cluster_autoscaler_adds_nodes_for_pending_gangs_and_removes_th
         report.cleanup_errors
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_cleanup_deletes_only_the_namespace_its_own_run_created() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let client = client().await;
+    let (first, second) = (new_run_id(), new_run_id());
+    let ns = format!("drydock-shared-{first}");
+    // The first run creates the namespace; a second run given the same `--namespace` ends (or
+    // fails) and cleans up: the namespace, which the first run still uses, stays.
+    assert!(
+        session::ensure_namespace(&client, SERVER, &ns, &first)
+            .await
+            .expect("created")
+    );
+    assert!(
+        !session::ensure_namespace(&client, SERVER, &ns, &second)
+            .await
+            .expect("reused")
+    );
+    let errors = session::cleanup_run(&client, SERVER, &ns, &second, true).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let api: Api<Namespace> = Api::all(client.clone());
+    let kept = api.get_opt(&ns).await.expect("get").expect("still there");
+    assert!(
+        kept.metadata.deletion_timestamp.is_none(),
+        "another run's cleanup must not delete it"
+    );
+    // The run that created it deletes it.
+    let errors = session::cleanup_run(&client, SERVER, &ns, &first, true).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let gone = api.get_opt(&ns).await.expect("get");
+    assert!(
+        gone.is_none_or(|n| n.metadata.deletion_timestamp.is_some()),
+        "deleted by its own run"
+    );
+}
