@@ -256,6 +256,100 @@ pub struct RandomFailureModel {
     pub repair: drydock_scenarios::DurationDist,
 }
 
+/// Random node and GPU failures (`spec.failures.random`): one Poisson process over the
+/// cluster's initial nodes, each node's rate its node rate (1 / `nodeMTBF`) plus its GPUs'
+/// (GPUs × 1 / `gpuMTBF`), thinned (a failure drawn for a node already down is dropped),
+/// repairs drawn from `repairTime`. Draws come from the run's `failures` and `repair` streams,
+/// so the simulator and the real-cluster driver inject the same failures from the same seed.
+#[derive(Debug, Clone)]
+pub struct RandomFailures {
+    model: RandomFailureModel,
+    rng_failures: Pcg64,
+    rng_repair: Pcg64,
+}
+
+/// One random failure ([`RandomFailures::fire`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RandomFailure {
+    /// The node that fails.
+    pub node: NodeId,
+    /// A node failure, or a GPU failure (the node is taken out with it).
+    pub cause: FailureCause,
+    /// Time until it is repaired.
+    pub repair: SimDuration,
+}
+
+impl RandomFailures {
+    /// The process of `scenario` over `cluster`'s nodes with `seed`'s streams, or `None` when
+    /// the scenario has no random failures (or all rates are zero).
+    pub fn new(scenario: &Scenario, cluster: &Cluster, seed: u64) -> Option<RandomFailures> {
+        let r = scenario.failures.random.as_ref()?;
+        let node_rate = r
+            .node_mtbf
+            .map(|m| 1.0 / m.as_secs_f64().max(1e-9))
+            .unwrap_or(0.0);
+        let gpu_rate = r
+            .gpu_mtbf
+            .map(|m| 1.0 / m.as_secs_f64().max(1e-9))
+            .unwrap_or(0.0);
+        let n = cluster.nodes.len();
+        let mut cumulative = Vec::with_capacity(n);
+        let mut gpu_share = Vec::with_capacity(n);
+        let mut total = 0.0;
+        for node in &cluster.nodes {
+            let g = gpu_rate * node.gpu_count() as f64;
+            let rate = node_rate + g;
+            total += rate;
+            cumulative.push(total);
+            gpu_share.push(if rate > 0.0 { g / rate } else { 0.0 });
+        }
+        (total > 0.0).then(|| RandomFailures {
+            model: RandomFailureModel {
+                cumulative,
+                gpu_share,
+                total_rate: total,
+                repair: r.repair_time.clone(),
+            },
+            rng_failures: stream(seed, "failures"),
+            rng_repair: stream(seed, "repair"),
+        })
+    }
+
+    /// The resolved rates.
+    pub fn model(&self) -> &RandomFailureModel {
+        &self.model
+    }
+
+    /// The time of the next failure after `from` (an exponential gap at the total rate).
+    pub fn next_after(&mut self, from: SimTime) -> SimTime {
+        let dt = dist::exponential_secs(&mut self.rng_failures, 1.0 / self.model.total_rate);
+        from.saturating_add(SimDuration::from_secs_f64(dt))
+    }
+
+    /// A failure is due: draws its node (by rate), cause and repair time. `None` when the
+    /// node drawn is already down (`up(i)` false): thinning drops it. Call
+    /// [`RandomFailures::next_after`] for the next one either way.
+    pub fn fire(&mut self, up: impl Fn(usize) -> bool) -> Option<RandomFailure> {
+        let m = &self.model;
+        let x = drydock_core::rng::unit_f64(&mut self.rng_failures) * m.total_rate;
+        let idx = m
+            .cumulative
+            .partition_point(|&c| c <= x)
+            .min(m.cumulative.len() - 1);
+        let gpu = drydock_core::rng::unit_f64(&mut self.rng_failures) < m.gpu_share[idx];
+        let repair = dist::sample(&m.repair, &mut self.rng_repair);
+        up(idx).then_some(RandomFailure {
+            node: NodeId(idx as u32),
+            cause: if gpu {
+                FailureCause::Gpu
+            } else {
+                FailureCause::Node
+            },
+            repair,
+        })
+    }
+}
+
 /// The world resource holding [`SimState`], boxed so that taking it out of the world for an
 /// event (a resource scope) moves one pointer, not the whole state.
 #[derive(Resource)]
@@ -279,18 +373,14 @@ pub struct SimState {
     pub queue: EventQueue<Event>,
     /// Scheduler's random stream (tie-breaks, Random policy).
     pub rng_scheduler: Pcg64,
-    /// Random failure stream.
-    pub rng_failures: Pcg64,
-    /// Repair time stream.
-    pub rng_repair: Pcg64,
     /// Job entities, index = job index.
     pub jobs: Vec<Entity>,
     /// Scheduling queue: (priority desc, queued time, job index).
     pub pending: BTreeSet<(Reverse<i32>, SimTime, u32)>,
     /// Whether a scheduling cycle is already queued.
     pub cycle_queued: bool,
-    /// Random failure model.
-    pub random_failures: Option<RandomFailureModel>,
+    /// Random failures.
+    pub random_failures: Option<RandomFailures>,
     /// Metrics.
     pub metrics: Metrics,
     /// Running hash of the event log (every event and every bind decision).
@@ -390,32 +480,7 @@ pub(crate) fn build_world(
         };
         n
     ];
-    let random_failures = scenario.failures.random.as_ref().and_then(|r| {
-        let node_rate = r
-            .node_mtbf
-            .map(|m| 1.0 / m.as_secs_f64().max(1e-9))
-            .unwrap_or(0.0);
-        let gpu_rate = r
-            .gpu_mtbf
-            .map(|m| 1.0 / m.as_secs_f64().max(1e-9))
-            .unwrap_or(0.0);
-        let mut cumulative = Vec::with_capacity(n);
-        let mut gpu_share = Vec::with_capacity(n);
-        let mut total = 0.0;
-        for node in &cluster.nodes {
-            let g = gpu_rate * node.gpu_count() as f64;
-            let rate = node_rate + g;
-            total += rate;
-            cumulative.push(total);
-            gpu_share.push(if rate > 0.0 { g / rate } else { 0.0 });
-        }
-        (total > 0.0).then(|| RandomFailureModel {
-            cumulative,
-            gpu_share,
-            total_rate: total,
-            repair: r.repair_time.clone(),
-        })
-    });
+    let mut random_failures = RandomFailures::new(scenario, &cluster, seed);
     let metrics = Metrics::new(&cluster);
 
     let arrivals_only = jobs.iter().any(|j| j.one_attempt);
@@ -543,10 +608,8 @@ pub(crate) fn build_world(
         }
     }
     let mut periodic_queued = 1; // the first sample
-    let mut rng_failures = stream(seed, "failures");
-    if let (Some(model), Some(r)) = (&random_failures, &scenario.failures.random) {
-        let dt = dist::exponential_secs(&mut rng_failures, 1.0 / model.total_rate);
-        let at = r.start.saturating_add(SimDuration::from_secs_f64(dt));
+    if let (Some(process), Some(r)) = (random_failures.as_mut(), &scenario.failures.random) {
+        let at = process.next_after(r.start);
         if at <= end {
             queue
                 .push(at, Event::RandomFailureDue)
@@ -570,8 +633,6 @@ pub(crate) fn build_world(
         scheduler,
         queue,
         rng_scheduler: stream(seed, "scheduler"),
-        rng_failures,
-        rng_repair: stream(seed, "repair"),
         jobs: job_entities,
         pending: BTreeSet::new(),
         cycle_queued: false,
@@ -919,27 +980,15 @@ fn handle(world: &mut World, st: &mut SimState, now: SimTime, ev: Event) -> Resu
         }
         Event::NodeRepaired { node, epoch } => node_repaired(world, st, now, node, epoch)?,
         Event::RandomFailureDue => {
-            let Some(model) = st.random_failures.clone() else {
+            let Some(mut process) = st.random_failures.take() else {
                 return Ok(());
             };
-            let x = drydock_core::rng::unit_f64(&mut st.rng_failures) * model.total_rate;
-            let idx = model
-                .cumulative
-                .partition_point(|&c| c <= x)
-                .min(model.cumulative.len() - 1);
-            let gpu = drydock_core::rng::unit_f64(&mut st.rng_failures) < model.gpu_share[idx];
-            let repair = dist::sample(&model.repair, &mut st.rng_repair);
-            // Thinning: a failure drawn for a node that is already down is dropped.
-            if st.health[idx].up {
-                let cause = if gpu {
-                    FailureCause::Gpu
-                } else {
-                    FailureCause::Node
-                };
-                node_failed(world, st, now, NodeId(idx as u32), cause, Some(repair))?;
+            let failure = process.fire(|i| st.health.get(i).is_some_and(|h| h.up));
+            let at = process.next_after(now);
+            st.random_failures = Some(process);
+            if let Some(f) = failure {
+                node_failed(world, st, now, f.node, f.cause, Some(f.repair))?;
             }
-            let dt = dist::exponential_secs(&mut st.rng_failures, 1.0 / model.total_rate);
-            let at = now.saturating_add(SimDuration::from_secs_f64(dt));
             if at <= st.config.end && (st.config.fixed_duration || has_work_left(st)) {
                 st.queue.push(at, Event::RandomFailureDue)?;
                 st.periodic_queued += 1;
