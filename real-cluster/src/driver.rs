@@ -26,8 +26,10 @@
 //! Deployment's scale subresource.
 //!
 //! Simplifications, beside the simulator's own: permit-wait gangs are scheduled all or nothing
-//! (holding resources needs a Permit stage no API offers); random failures are not injected;
-//! replica pods neither preempt nor are preempted.
+//! (holding resources needs a Permit stage no API offers); replica pods neither preempt nor are
+//! preempted; spot interruptions are not run. Random failures (`spec.failures.random`) are
+//! drawn by the simulator's own process ([`drydock_sim::engine::RandomFailures`], same seed)
+//! and injected as scheduled ones.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -191,6 +193,9 @@ enum NodeEvent {
         node: NodeId,
         epoch: u32,
     },
+    /// A random failure is due (`spec.failures.random`): drawn when it fires, as in the
+    /// simulator.
+    RandomDue,
 }
 
 /// Allocation and fragmentation accumulators (the simulator's metrics, observed).
@@ -254,6 +259,8 @@ pub struct Driver<A: Actuator, V: ClusterView> {
     decisions: Vec<drydock_sim::engine::fleet::ScaleDecision>,
     /// The Cluster Autoscaler and the nodes it adds and removes, when some pool autoscales.
     fleet: Option<RealFleet>,
+    /// Random node and GPU failures, when the scenario has them.
+    random: Option<drydock_sim::engine::RandomFailures>,
     /// Node billing and GPU capacity over scenario time (the simulator's meters).
     meter: drydock_sim::metrics::Metrics,
     /// Pods the last scheduling cycle could not place, with their specs and the time their
@@ -328,11 +335,6 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 "gang.mode permit-wait is scheduled all or nothing on a real cluster (no API holds resources for waiting pods)".to_string(),
             );
         }
-        if scenario.failures.random.is_some() {
-            warnings.push(
-                "random failures (spec.failures.random) are not injected on a real cluster; scheduled ones are".to_string(),
-            );
-        }
         if scenario.cluster.pools.iter().any(|p| p.spot.is_some()) {
             warnings.push(
                 "spot interruptions are not run on a real cluster; spot pools keep their nodes"
@@ -395,6 +397,14 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 seq += 1;
             }
         }
+        let mut random = drydock_sim::engine::RandomFailures::new(scenario, &plan.cluster, seed);
+        if let (Some(process), Some(r)) = (random.as_mut(), &scenario.failures.random) {
+            let at = process.next_after(r.start);
+            if scenario.duration.is_none_or(|d| at.0 <= d.0) {
+                events.insert((at, seq), NodeEvent::RandomDue);
+                seq += 1;
+            }
+        }
         let scheduler = scheduler_for(scenario, &plan);
         let settings = PodSettings {
             namespace: config.namespace.clone(),
@@ -437,6 +447,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             undetected: BTreeMap::new(),
             decisions: Vec::new(),
             fleet: RealFleet::new(scenario, &plan.cluster, seed),
+            random,
             meter: drydock_sim::metrics::Metrics::new(&plan.cluster),
             unschedulable: Vec::new(),
             now: SimTime::ZERO,
@@ -632,7 +643,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
     }
 
     fn is_over(&mut self) -> bool {
-        if !self.events.is_empty() {
+        // Random failures alone do not keep a run going (the simulator's periodic events).
+        if self.events.values().any(|e| *e != NodeEvent::RandomDue) {
             return false;
         }
         if self.workload.all_done() {
@@ -921,8 +933,39 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 break;
             }
             self.events.remove(&(at, seq));
-            self.last_event = self.last_event.max(at);
+            if ev != NodeEvent::RandomDue {
+                self.last_event = self.last_event.max(at);
+            }
             match ev {
+                NodeEvent::RandomDue => {
+                    let Some(process) = self.random.as_mut() else {
+                        continue;
+                    };
+                    let up = &self.up;
+                    let failure = process.fire(|i| up.get(i).copied().unwrap_or(false));
+                    let next = process.next_after(at);
+                    if let Some(f) = failure {
+                        // Handled as a scheduled failure at the same time, next in line.
+                        self.events.insert(
+                            (at, self.event_seq),
+                            NodeEvent::Fail {
+                                node: f.node,
+                                cause: f.cause,
+                                repair: Some(f.repair),
+                            },
+                        );
+                        self.event_seq += 1;
+                    }
+                    // As the simulator: failures go on while there is work (or to a fixed
+                    // duration's end).
+                    let work_left = !self.workload.all_done();
+                    let within = self.duration.is_none_or(|d| next <= d);
+                    if within && (self.duration.is_some() || work_left) {
+                        self.events
+                            .insert((next, self.event_seq), NodeEvent::RandomDue);
+                        self.event_seq += 1;
+                    }
+                }
                 NodeEvent::Fail {
                     node,
                     cause,
@@ -2102,6 +2145,41 @@ mod tests {
         assert_eq!(got.cost.pools[0].peak_nodes, 3);
         assert_eq!(got.nodes, 1);
         assert!(d.observations().overcommitted.is_empty());
+    }
+
+    #[tokio::test]
+    async fn random_failures_are_injected_as_the_simulator_draws_them() {
+        // Two nodes failing every 3 h on average (a GPU every 20 days), repaired in 30 min,
+        // over 12 h: the same failures at the same times as in the simulator, from the same
+        // seed.
+        let s = scenario(
+            "  duration: 12h\n  failures:\n    random: {nodeMtbf: 3h, gpuMtbf: 20d, repairTime: {kind: fixed, value: 30m}}\n  training:\n    - {name: t, count: 4, arrival: 0s, workers: 1, gpusPerWorker: 4, cpu: \"8\", memory: 8Gi, work: 2h, checkpointInterval: 10m}\n",
+        );
+        let mut sim = drydock_sim::Simulation::new(&s, None, None).expect("sim");
+        sim.run(|_| {}).expect("runs");
+        let want = sim.summary();
+        let (mut d, mem) = driver(&s);
+        assert!(d.warnings().is_empty(), "{:?}", d.warnings());
+        d.setup().await.expect("setup");
+        let mut t = 0;
+        while t <= 12 * 3600 {
+            d.tick(SimTime(t * S), SimDuration(S)).await.expect("tick");
+            t += 10;
+        }
+        d.finish(SimTime(12 * 3600 * S));
+        let got = d.summary();
+        let failed = |f: &drydock_sim::report::FailureReport| f.node_failures + f.gpu_failures;
+        assert!(failed(&want.failures) >= 2, "{:?}", want.failures);
+        assert_eq!(got.failures.node_failures, want.failures.node_failures);
+        assert_eq!(got.failures.gpu_failures, want.failures.gpu_failures);
+        // Each failure stopped its node's kubelet, at the simulator's time.
+        let stops = mem
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, Call::FailNode(_)))
+            .count() as u64;
+        assert_eq!(stops, failed(&got.failures));
+        assert_eq!(got.jobs.completed, want.jobs.completed);
     }
 
     /// A service with a traffic step: 5 req/s, 60 req/s from 2 min to 6 min, then 5 again;
