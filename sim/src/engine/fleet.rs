@@ -236,6 +236,11 @@ impl NodeFactory {
         Some((node, zone))
     }
 
+    /// The spot settings of `pool`, when its nodes are spot instances.
+    pub fn spot(&self, pool: usize) -> Option<&SpotSpec> {
+        self.pools.get(pool).and_then(|p| p.spot.as_ref())
+    }
+
     /// A node of `pool` is gone (deleted, or given up before it came): it no longer counts
     /// against the pool's `cloudCapacity`.
     pub fn released(&mut self, pool: usize) {
@@ -316,6 +321,15 @@ impl Fleet {
     }
 }
 
+/// Time from now to a spot node's next interruption: exponential with the pool's
+/// `meanTimeToInterruption`, drawn from the run's `spot` stream (`rng`).
+pub fn next_interruption(spot: &SpotSpec, rng: &mut Pcg64) -> SimDuration {
+    SimDuration::from_secs_f64(dist::exponential_secs(
+        rng,
+        spot.mean_time_to_interruption.as_secs_f64(),
+    ))
+}
+
 /// Queues the first spot interruption of every spot node that exists at the start.
 pub(crate) fn schedule_initial_spot(st: &mut SimState) -> Result<(), SimError> {
     let n = st.cluster.nodes.len();
@@ -333,11 +347,7 @@ fn schedule_spot(st: &mut SimState, node: NodeId, now: SimTime) -> Result<(), Si
     let Some(spot) = fleet.factory.pools.get(pool).and_then(|p| p.spot.clone()) else {
         return Ok(());
     };
-    let dt = dist::exponential_secs(
-        &mut fleet.rng_spot,
-        spot.mean_time_to_interruption.as_secs_f64(),
-    );
-    let at = now.saturating_add(SimDuration::from_secs_f64(dt));
+    let at = now.saturating_add(next_interruption(&spot, &mut fleet.rng_spot));
     if at <= st.config.end {
         let epoch = st.health[node.0 as usize].epoch;
         st.queue.push(at, Event::SpotInterrupted { node, epoch })?;
@@ -646,16 +656,8 @@ fn register(st: &mut SimState, fleet: &mut Fleet, id: u64, now: SimTime) -> Resu
     st.log_hash.update(id.0.to_le_bytes());
     mark_dirty(st, now)?;
     // Put it back before scheduling its interruptions (they read the fleet).
-    let spot = fleet.factory.pools[u.pool].spot.is_some();
-    if spot {
-        let dt = dist::exponential_secs(
-            &mut fleet.rng_spot,
-            fleet.factory.pools[u.pool]
-                .spot
-                .as_ref()
-                .map_or(1.0, |s| s.mean_time_to_interruption.as_secs_f64()),
-        );
-        let at = now.saturating_add(SimDuration::from_secs_f64(dt));
+    if let Some(spot) = fleet.factory.spot(u.pool).cloned() {
+        let at = now.saturating_add(next_interruption(&spot, &mut fleet.rng_spot));
         if at <= st.config.end {
             st.queue
                 .push(at, Event::SpotInterrupted { node: id, epoch: 0 })?;
