@@ -27,7 +27,7 @@
 //!
 //! Simplifications, beside the simulator's own: permit-wait gangs are scheduled all or nothing
 //! (holding resources needs a Permit stage no API offers); replica pods neither preempt nor are
-//! preempted; spot interruptions are not run. Random failures (`spec.failures.random`) are
+//! preempted. Random failures (`spec.failures.random`) are
 //! drawn by the simulator's own process ([`drydock_sim::engine::RandomFailures`], same seed)
 //! and injected as scheduled ones.
 
@@ -257,7 +257,8 @@ pub struct Driver<A: Actuator, V: ClusterView> {
     undetected: BTreeMap<usize, usize>,
     /// Scale decisions (the HPA's and the Cluster Autoscaler's), in time order.
     decisions: Vec<drydock_sim::engine::fleet::ScaleDecision>,
-    /// The Cluster Autoscaler and the nodes it adds and removes, when some pool autoscales.
+    /// The Cluster Autoscaler and the nodes it adds and removes, spot interruptions and
+    /// replacements, when some pool autoscales or is spot.
     fleet: Option<RealFleet>,
     /// Random node and GPU failures, when the scenario has them.
     random: Option<drydock_sim::engine::RandomFailures>,
@@ -333,12 +334,6 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         if scenario.scheduler.gang_mode == GangMode::PermitWait {
             warnings.push(
                 "gang.mode permit-wait is scheduled all or nothing on a real cluster (no API holds resources for waiting pods)".to_string(),
-            );
-        }
-        if scenario.cluster.pools.iter().any(|p| p.spot.is_some()) {
-            warnings.push(
-                "spot interruptions are not run on a real cluster; spot pools keep their nodes"
-                    .to_string(),
             );
         }
         if plan.jobs.iter().any(|j| j.one_attempt) {
@@ -1817,9 +1812,10 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             services,
             autoscaling: drydock_sim::report::AutoscalingReport {
                 decisions: self.decisions.clone(),
-                ..self.fleet.as_ref().map_or_else(Default::default, |f| {
-                    f.report(w.metrics.scale_down_evictions)
-                })
+                ..self
+                    .fleet
+                    .as_ref()
+                    .map_or_else(Default::default, RealFleet::report)
             },
         }
     }
@@ -2180,6 +2176,63 @@ mod tests {
             .count() as u64;
         assert_eq!(stops, failed(&got.failures));
         assert_eq!(got.jobs.completed, want.jobs.completed);
+    }
+
+    /// An on-demand node, a fixed spot pool of 3 and an autoscaled spot pool of 1 to 3 (spot
+    /// nodes interrupted every 3 h and 4 h on average), six 3-hour whole-node jobs over 12 h.
+    pub(crate) const SPOT_POOLS: &str = "apiVersion: drydock/v1alpha1\nkind: Scenario\nmetadata: {name: spot}\nspec:\n  duration: 12h\n  cluster:\n    pools:\n      - {name: od, nodes: 1, gpuModel: A100, gpusPerNode: 8, cpu: \"96\", memory: 512Gi, pricePerNodeHour: 30}\n      - name: sp\n        nodes: 3\n        gpuModel: A100\n        gpusPerNode: 8\n        cpu: \"96\"\n        memory: 512Gi\n        pricePerNodeHour: 10\n        spot: {meanTimeToInterruption: 3h, notice: 2m}\n      - name: spa\n        nodes: 1\n        gpuModel: A100\n        gpusPerNode: 8\n        cpu: \"96\"\n        memory: 512Gi\n        pricePerNodeHour: 10\n        spot: {meanTimeToInterruption: 4h}\n        autoscaling: {minNodes: 1, maxNodes: 3, provisioningTime: {kind: fixed, value: 3m}}\n  training:\n    - {name: t, count: 6, arrival: 0s, workers: 1, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 3h, checkpointInterval: 15m}\n";
+
+    #[tokio::test]
+    async fn spot_interruptions_drain_and_replace_nodes_like_the_simulator() {
+        let s = drydock_scenarios::load_str(SPOT_POOLS, "spot.yaml").expect("valid scenario");
+        let mut sim = drydock_sim::Simulation::new(&s, None, None).expect("sim");
+        sim.run(|_| {}).expect("runs");
+        let want = sim.summary();
+        let (mut d, mem) = driver(&s);
+        assert!(d.warnings().is_empty(), "{:?}", d.warnings());
+        d.setup().await.expect("setup");
+        ticks(&mut d, 0, 12 * 3600).await;
+        d.finish(SimTime(12 * 3600 * S));
+        let got = d.summary();
+        let (g, w) = (&got.autoscaling, &want.autoscaling);
+        assert!(w.spot_interruptions >= 3, "{w:?}");
+        assert_eq!(g.spot_interruptions, w.spot_interruptions);
+        assert_eq!(g.spot_evictions, w.spot_evictions);
+        assert_eq!(g.nodes_registered, w.nodes_registered);
+        assert_eq!(g.nodes_deleted, w.nodes_deleted);
+        // The cloud's decisions (interruptions, replacements) as the simulator's, each at the
+        // first tick (a second apart here) at or after the simulator's time, or within a
+        // minute for nodes the autoscaler added: the in-memory cluster deletes evicted pods at
+        // once, so a gang evicted by an interruption is requeued (and its nodes asked for) up to
+        // its termination grace period earlier than in the simulator.
+        let cloud =
+            |d: &[drydock_sim::engine::fleet::ScaleDecision]| -> Vec<(f64, String, u32, u32)> {
+                d.iter()
+                    .filter(|x| x.actor == "cloud")
+                    .map(|x| (x.time_s, x.target.clone(), x.from, x.to))
+                    .collect()
+            };
+        let (gc, wc) = (cloud(&g.decisions), cloud(&w.decisions));
+        assert_eq!(gc.len(), wc.len(), "{gc:?} vs {wc:?}");
+        for (a, b) in gc.iter().zip(&wc) {
+            assert_eq!((&a.1, a.2, a.3), (&b.1, b.2, b.3), "{gc:?} vs {wc:?}");
+            assert!((a.0 - b.0).abs() <= 60.0, "{gc:?} vs {wc:?}");
+        }
+        // Each interrupted node was cordoned, then deleted through the API.
+        let calls = mem.calls();
+        let cordons = calls
+            .iter()
+            .filter(|c| matches!(c, Call::Cordon(_, true)))
+            .count() as u64;
+        assert!(cordons >= g.spot_interruptions, "{cordons}");
+        assert_eq!(got.jobs.completed, want.jobs.completed);
+        assert!(
+            (got.cost.total - want.cost.total).abs() < 0.02 * want.cost.total,
+            "{} vs {}",
+            got.cost.total,
+            want.cost.total
+        );
+        assert!(d.observations().overcommitted.is_empty());
     }
 
     /// A service with a traffic step: 5 req/s, 60 req/s from 2 min to 6 min, then 5 again;

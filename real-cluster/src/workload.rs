@@ -151,8 +151,6 @@ pub struct RunMetrics {
     pub preemption_lost_gpu_us: u128,
     /// Restart overhead after preemptions, GPU·µs.
     pub preemption_overhead_gpu_us: u128,
-    /// Jobs evicted by scale-down drains.
-    pub scale_down_evictions: u64,
 }
 
 /// Settings of the pods drydock creates.
@@ -492,11 +490,12 @@ impl Workload {
         self.evict(j, Some(by), now)
     }
 
-    /// Running job `j` is evicted at `now` because the Cluster Autoscaler drains its node for
-    /// deletion (`drydock_sim::engine::evict` with `Eviction::ScaleDown`): as a preemption,
-    /// its pods terminate and it is requeued, but the work since its last checkpoint counts as
-    /// lost work and its restart overhead as a restart's. False when it was not running.
-    pub fn evict_for_scale_down(&mut self, j: u32, now: SimTime) -> bool {
+    /// Running job `j` is evicted at `now` because its node is drained for deletion (a
+    /// Cluster Autoscaler scale-down or a spot interruption; `drydock_sim::engine::evict` with
+    /// `Eviction::ScaleDown` or `SpotInterruption`): as a preemption, its pods terminate and it
+    /// is requeued, but the work since its last checkpoint counts as lost work and its restart
+    /// overhead as a restart's. False when it was not running.
+    pub fn evict_for_node_removal(&mut self, j: u32, now: SimTime) -> bool {
         self.evict(j, None, now)
     }
 
@@ -514,7 +513,6 @@ impl Workload {
             self.metrics.preemptions += 1;
         } else {
             self.metrics.lost_work_gpu_us += gpu_us(lost, milli);
-            self.metrics.scale_down_evictions += 1;
         }
         if let Some(s) = self.jobs.get_mut(j as usize) {
             s.done = SimDuration(s.done.0 + saved);

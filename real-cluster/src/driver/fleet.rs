@@ -9,7 +9,10 @@
 //! simulator does (`drydock_sim::engine::fleet`). Nodes are billed from the scale-up request
 //! until their deletion, or until the autoscaler gives up on a node that never came.
 //!
-//! Not run on a real cluster: spot interruptions (spot pools keep their nodes).
+//! Spot pools: each spot node's interruptions are drawn from the simulator's `spot` stream
+//! ([`next_interruption`]); at one, the node is cordoned and drained for the pool's `notice`
+//! and then deleted; a pool the autoscaler does not manage asks for a replacement at once, an
+//! autoscaled pool gets one from the autoscaler if its pods need it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use drydock_core::autoscale::ca::{
 };
 use drydock_core::{NodeId, PodId, PodSpec, SimDuration, SimTime};
 use drydock_scenarios::Scenario;
-use drydock_sim::engine::fleet::{NodeFactory, ScaleDecision};
+use drydock_sim::engine::fleet::{NodeFactory, ScaleDecision, next_interruption};
 use k8s_openapi::api::core::v1::Pod;
 use rand_pcg::Pcg64;
 
@@ -45,15 +48,30 @@ struct Upcoming {
     arrives_at: Option<SimTime>,
 }
 
-/// The Cluster Autoscaler's side of a real run: the node factory, the controller's state
-/// between loops, the nodes on their way, being drained, or gone, and the counters of the
-/// report's autoscaling section.
+/// Why a node is drained and deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removal {
+    /// A Cluster Autoscaler scale-down (or a node it gave up on).
+    ScaleDown,
+    /// A spot interruption.
+    Spot,
+}
+
+/// The nodes' side of a real run: the node factory, the Cluster Autoscaler's state between
+/// loops, spot interruptions, the nodes on their way, being drained, or gone, and the counters
+/// of the report's autoscaling section.
 #[derive(Debug)]
 pub(super) struct RealFleet {
     cfg: CaConfig,
     factory: NodeFactory,
     ca: ClusterAutoscaler,
     rng: Pcg64,
+    rng_spot: Pcg64,
+    /// Spot interruptions to come: (time, sequence) → (node index, its epoch when drawn).
+    spot_due: BTreeMap<(SimTime, u64), (usize, u32)>,
+    spot_seq: u64,
+    /// The scenario's duration: interruptions past it are not drawn.
+    end: Option<SimTime>,
     upcoming: Vec<Upcoming>,
     /// Node index → scenario time its drain ends and the Node is deleted.
     deleting: BTreeMap<usize, SimTime>,
@@ -67,29 +85,43 @@ pub(super) struct RealFleet {
     nodes_registered: u64,
     nodes_deleted: u64,
     provision_failures: u64,
-    /// Replica pods evicted by scale-down drains.
-    replica_evictions: u64,
+    /// Jobs and replica pods evicted by scale-down drains.
+    scale_down_evictions: u64,
+    /// Spot nodes interrupted.
+    spot_interruptions: u64,
+    /// Jobs and replica pods evicted by spot interruptions.
+    spot_evictions: u64,
 }
 
 impl RealFleet {
     /// The fleet of `scenario` whose initial nodes are `cluster`'s, or `None` when no pool
-    /// autoscales.
+    /// autoscales and none is spot. The first interruption of each initial spot node is drawn
+    /// here, in node order, as the simulator draws them.
     pub(super) fn new(
         scenario: &Scenario,
         cluster: &drydock_core::Cluster,
         seed: u64,
     ) -> Option<RealFleet> {
-        let factory = NodeFactory::new(scenario, cluster, seed);
-        if factory.groups().is_empty() {
+        if !scenario
+            .cluster
+            .pools
+            .iter()
+            .any(|p| p.autoscaling.is_some() || p.spot.is_some())
+        {
             return None;
         }
+        let factory = NodeFactory::new(scenario, cluster, seed);
         let cfg = scenario.cluster.autoscaler.clone();
-        Some(RealFleet {
+        let mut f = RealFleet {
             next_scan: SimTime(cfg.scan_interval.0.max(1)),
             cfg,
             factory,
             ca: ClusterAutoscaler::new(),
             rng: drydock_sim::rng::stream(seed, "cluster-autoscaler"),
+            rng_spot: drydock_sim::rng::stream(seed, "spot"),
+            spot_due: BTreeMap::new(),
+            spot_seq: 0,
+            end: scenario.duration.map(|d| SimTime(d.0)),
             upcoming: Vec::new(),
             deleting: BTreeMap::new(),
             gone: BTreeSet::new(),
@@ -98,8 +130,32 @@ impl RealFleet {
             nodes_registered: 0,
             nodes_deleted: 0,
             provision_failures: 0,
-            replica_evictions: 0,
-        })
+            scale_down_evictions: 0,
+            spot_interruptions: 0,
+            spot_evictions: 0,
+        };
+        for (i, n) in cluster.nodes.iter().enumerate() {
+            f.schedule_spot(i, n.pool.0 as usize, 0, SimTime::ZERO);
+        }
+        Some(f)
+    }
+
+    /// Draws the next interruption of node `i` (of `pool`, at `epoch`) after `now`, if its pool
+    /// is spot and the time is within the run.
+    fn schedule_spot(&mut self, i: usize, pool: usize, epoch: u32, now: SimTime) {
+        let Some(spot) = self.factory.spot(pool) else {
+            return;
+        };
+        let at = now.saturating_add(next_interruption(spot, &mut self.rng_spot));
+        if self.end.is_none_or(|e| at <= e) {
+            self.spot_due.insert((at, self.spot_seq), (i, epoch));
+            self.spot_seq += 1;
+        }
+    }
+
+    /// True when the Cluster Autoscaler runs (some pool is a node group).
+    fn autoscales(&self) -> bool {
+        !self.factory.groups().is_empty()
     }
 
     /// True when node `i` was deleted by a scale-down.
@@ -108,14 +164,16 @@ impl RealFleet {
     }
 
     /// The report's autoscaling counters (decisions are the driver's).
-    pub(super) fn report(&self, job_evictions: u64) -> drydock_sim::report::AutoscalingReport {
+    pub(super) fn report(&self) -> drydock_sim::report::AutoscalingReport {
         drydock_sim::report::AutoscalingReport {
             nodes_registered: self.nodes_registered,
             nodes_deleted: self.nodes_deleted,
             provision_failures: self.provision_failures,
             provisioning_time: drydock_sim::report::percentiles(&self.provisioning_us),
-            scale_down_evictions: job_evictions + self.replica_evictions,
-            ..Default::default()
+            spot_interruptions: self.spot_interruptions,
+            scale_down_evictions: self.scale_down_evictions,
+            spot_evictions: self.spot_evictions,
+            decisions: Vec::new(),
         }
     }
 }
@@ -135,13 +193,91 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             return Ok(());
         }
         self.register_due(now).await?;
-        self.delete_due(now, pods).await
+        self.delete_due(now, pods).await?;
+        self.interrupt_due(now, pods).await;
+        Ok(())
+    }
+
+    /// The spot interruptions due at `now`: each live spot node whose interruption is due is
+    /// cordoned and drained for its pool's notice, then deleted; a fixed pool asks for a
+    /// replacement at once. A node that failed and was repaired since the draw gets a fresh
+    /// one (its interruption clock restarts, as in the simulator).
+    async fn interrupt_due(&mut self, now: SimTime, pods: &BTreeMap<String, Arc<Pod>>) {
+        let list: Vec<Arc<Pod>> = pods.values().cloned().collect();
+        loop {
+            let Some(mut f) = self.fleet.take() else {
+                return;
+            };
+            let Some((&key, &(i, epoch))) = f.spot_due.iter().next() else {
+                self.fleet = Some(f);
+                return;
+            };
+            if key.0 > now {
+                self.fleet = Some(f);
+                return;
+            }
+            f.spot_due.remove(&key);
+            let live = !f.gone.contains(&i) && !f.deleting.contains_key(&i);
+            let pool = self.workload.plan.cluster.nodes[i].pool.0 as usize;
+            if live && self.epoch[i] == epoch {
+                let before = self.group_size(&f, pool);
+                f.spot_interruptions += 1;
+                self.drain(&mut f, NodeId(i as u32), &list, now, Removal::Spot)
+                    .await;
+                let replace = f.factory.group_of_pool(pool).is_none();
+                if replace {
+                    self.request_node(&mut f, pool, now);
+                }
+                let name = self.workload.plan.cluster.nodes[i].name.clone();
+                tracing::info!(node = %name, "spot interruption");
+                self.decisions.push(ScaleDecision {
+                    time_s: now.as_secs_f64(),
+                    actor: "cloud".into(),
+                    target: self.workload.plan.cluster.pools[pool].name.clone(),
+                    from: before,
+                    to: if replace {
+                        before
+                    } else {
+                        before.saturating_sub(1)
+                    },
+                    reason: format!(
+                        "spot interruption of {name}{}",
+                        if replace {
+                            "; the node group requests a replacement"
+                        } else {
+                            "; the Cluster Autoscaler replaces it if its pods need one"
+                        }
+                    ),
+                });
+            } else if live {
+                f.schedule_spot(i, pool, self.epoch[i], now);
+            }
+            self.fleet = Some(f);
+        }
+    }
+
+    /// Asks the cloud for one node of `pool` at `now`: it is billed from now and registers
+    /// when its provisioning delay is over (never, for a stockout).
+    fn request_node(&mut self, f: &mut RealFleet, pool: usize, now: SimTime) {
+        let Some(req) = f.factory.request(pool) else {
+            return;
+        };
+        f.upcoming.push(Upcoming {
+            pool,
+            name: req.name,
+            requested_at: now,
+            arrives_at: req.arrives_after.map(|d| now.saturating_add(d)),
+        });
+        self.meter.node_billed(now, pool);
     }
 
     /// Runs the Cluster Autoscaler's loop when a scan interval is due at `now` (after the
     /// tick's scheduling cycle, so that it sees the pods that cycle could not place).
     pub(super) async fn scan_if_due(&mut self, now: SimTime) {
-        let due = self.fleet.as_ref().is_some_and(|f| now >= f.next_scan);
+        let due = self
+            .fleet
+            .as_ref()
+            .is_some_and(|f| f.autoscales() && now >= f.next_scan);
         if due {
             self.scan(now).await;
             if let Some(f) = self.fleet.as_mut() {
@@ -178,6 +314,8 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             };
             f.upcoming.remove(k);
             let i = self.workload.plan.cluster.nodes.len();
+            // Its interruption clock starts when the cloud delivered it.
+            f.schedule_spot(i, u.pool, 0, u.arrives_at.unwrap_or(now));
             f.starting.insert(i, u.requested_at);
             f.provisioning_us.push(now.since(u.requested_at).0);
             f.nodes_registered += 1;
@@ -404,16 +542,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 let (pool, target) = (g.pool.0 as usize, g.name.clone());
                 let before = self.group_size(f, pool);
                 for _ in 0..delta {
-                    let Some(req) = f.factory.request(pool) else {
-                        break;
-                    };
-                    f.upcoming.push(Upcoming {
-                        pool,
-                        name: req.name,
-                        requested_at: now,
-                        arrives_at: req.arrives_after.map(|d| now.saturating_add(d)),
-                    });
-                    self.meter.node_billed(now, pool);
+                    self.request_node(f, pool, now);
                 }
                 tracing::info!(group = %target, from = before, to = before + delta, "scale-up");
                 self.decisions
@@ -467,7 +596,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                     by_pool.entry(pool).or_insert((before, 0)).1 += 1;
                 }
                 for &n in &nodes {
-                    self.drain(f, n, pods, now).await;
+                    self.drain(f, n, pods, now, Removal::ScaleDown).await;
                 }
                 for (pool, (before, k)) in by_pool {
                     let name = self.workload.plan.cluster.pools[pool].name.clone();
@@ -485,14 +614,29 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
 
     /// Cordons `node` through the API, evicts its pods (running gangs stop and requeue once
     /// their pods are gone; replica pods are replaced by their Deployment) and schedules its
-    /// deletion after the termination grace period.
-    async fn drain(&mut self, f: &mut RealFleet, node: NodeId, pods: &[Arc<Pod>], now: SimTime) {
+    /// deletion after the termination grace period (a scale-down) or the pool's notice (a spot
+    /// interruption).
+    async fn drain(
+        &mut self,
+        f: &mut RealFleet,
+        node: NodeId,
+        pods: &[Arc<Pod>],
+        now: SimTime,
+        cause: Removal,
+    ) {
         let i = node.0 as usize;
         if f.gone.contains(&i) || f.deleting.contains_key(&i) {
             return;
         }
-        f.deleting
-            .insert(i, now.saturating_add(self.settings.termination_grace));
+        let pool = self.workload.plan.cluster.nodes[i].pool.0 as usize;
+        let grace = match cause {
+            Removal::Spot => f
+                .factory
+                .spot(pool)
+                .map_or(self.settings.termination_grace, |s| s.notice),
+            Removal::ScaleDown => self.settings.termination_grace,
+        };
+        f.deleting.insert(i, now.saturating_add(grace));
         let name = self.names[i].clone();
         if let Err(e) = self.actuator.cordon(&name, true).await {
             // drydock keeps the node out of its own cycles either way.
@@ -527,9 +671,13 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         let ns = self.config.namespace.clone();
         for j in jobs {
             if self.workload.jobs[j as usize].phase != JobPhase::Running
-                || !self.workload.evict_for_scale_down(j, now)
+                || !self.workload.evict_for_node_removal(j, now)
             {
                 continue;
+            }
+            match cause {
+                Removal::ScaleDown => f.scale_down_evictions += 1,
+                Removal::Spot => f.spot_evictions += 1,
             }
             let gang = self.workload.gang(j);
             let workers = self.workload.job(j).map(|p| p.workers).unwrap_or(0);
@@ -542,7 +690,10 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
             }
         }
         for pod in replicas {
-            f.replica_evictions += 1;
+            match cause {
+                Removal::ScaleDown => f.scale_down_evictions += 1,
+                Removal::Spot => f.spot_evictions += 1,
+            }
             if let Err(e) = self.actuator.evict(&ns, &pod).await {
                 tracing::warn!(pod = %pod, error = %e, "eviction failed; retrying on the next tick");
                 self.retry_ops.insert(pod, PodOp::Evict);
@@ -559,7 +710,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         let Some(f) = &self.fleet else {
             return false;
         };
-        if self.unschedulable.is_empty() {
+        if !f.autoscales() || self.unschedulable.is_empty() {
             return false;
         }
         if !f.upcoming.is_empty() || !f.deleting.is_empty() {
