@@ -32,7 +32,7 @@ pub enum RealError {
     },
     /// The API server could not be reached (connection refused, TLS failure, timeout).
     #[error(
-        "cannot reach the API server at {server}: {source}\n  hint: is the cluster running? `drydock cluster status` tells for the local control plane"
+        "cannot reach the API server at {server}: {source}\n  hint: {}", unreachable_hint(source)
     )]
     Unreachable {
         /// The server URL.
@@ -178,6 +178,26 @@ pub fn status_code(err: &kube::Error) -> Option<u16> {
     match err {
         kube::Error::Api(s) => Some(s.code),
         _ => None,
+    }
+}
+
+/// The hint for an unreachable server: a certificate the kubeconfig does not trust (an old
+/// kubeconfig of a control plane started again with a new certificate authority) reads
+/// differently from a server that is not running.
+fn unreachable_hint(source: &kube::Error) -> &'static str {
+    let mut chain = format!("{source:?}");
+    let mut e: Option<&dyn std::error::Error> = std::error::Error::source(source);
+    while let Some(x) = e {
+        chain.push_str(&x.to_string());
+        e = x.source();
+    }
+    if ["UnknownIssuer", "BadSignature", "certificate", "Certificate"]
+        .iter()
+        .any(|k| chain.contains(k))
+    {
+        "the server's TLS certificate is not signed by the kubeconfig's certificate authority: is this kubeconfig for this cluster? (a local control plane started again after `drydock cluster down` has a new one; use the kubeconfig `drydock cluster up` printed)"
+    } else {
+        "is the cluster running? `drydock cluster status` tells for the local control plane"
     }
 }
 

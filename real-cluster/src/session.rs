@@ -113,6 +113,14 @@ pub async fn connect_to(
                 path: Some(p.to_path_buf()),
                 message,
             };
+            if !p.is_file() {
+                return Err(bad(if p.exists() {
+                    "not a file".to_string()
+                } else {
+                    "no such file; `drydock cluster up` prints the path of the one it writes"
+                        .to_string()
+                }));
+            }
             let kc = kube::config::Kubeconfig::read_from(p).map_err(|e| bad(e.to_string()))?;
             kube::Config::from_custom_kubeconfig(kc, &options)
                 .await

@@ -28,7 +28,7 @@ pub struct Args {
     pub kubeconfig: Option<PathBuf>,
     /// How many times faster than the scenario's clock the wall clock runs: scenario time t
     /// happens t/N after the start (60: an hour of scenario in a minute).
-    #[arg(long, value_name = "N", default_value_t = 60.0)]
+    #[arg(long, value_name = "N", default_value_t = 60.0, allow_negative_numbers = true)]
     pub time_scale: f64,
     /// Directory that trace paths in the scenario are relative to (default: the
     /// `DRYDOCK_DATA_DIR` environment variable, when set and not empty).
@@ -46,8 +46,8 @@ pub struct Args {
     #[arg(long)]
     pub allow_remote: bool,
     /// drydock's namespace (default `drydock-<run id>`). An existing namespace must carry
-    /// drydock's label; it is deleted at the end.
-    #[arg(long, value_name = "NS")]
+    /// drydock's label; it is deleted at the end if this run created it.
+    #[arg(long, value_name = "NS", allow_hyphen_values = true)]
     pub namespace: Option<String>,
     /// Write the real run's `summary.json` and `jobs.csv` to DIR/real/ and the simulator's
     /// outputs to DIR/sim/ (compare them later with `drydock compare DIR/sim DIR/real`).
