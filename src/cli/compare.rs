@@ -101,7 +101,10 @@ pub fn table(a: &Summary, b: &Summary, a_name: &str, b_name: &str, color: bool) 
     let mut changed = 0;
     for (x, y) in ma.iter().zip(&mb) {
         let d = y.value - x.value;
-        let diff = differs(x.value, y.value);
+        // A difference below the precision the table shows (a millisecond on a 6-hour
+        // completion time) is not marked: both columns would read the same.
+        let diff = differs(x.value, y.value)
+            && format_metric(x.unit, x.value, false) != format_metric(y.unit, y.value, false);
         if diff {
             changed += 1;
         }
@@ -235,5 +238,20 @@ mod tests {
         assert!(t.contains("3 of 28 metrics differ"), "{t}");
         let colored = table(&a2, &b, "a", "b", true);
         assert!(colored.contains("\x1b[1;33m"));
+    }
+
+    #[test]
+    fn a_difference_below_the_shown_precision_is_not_marked() {
+        // 6h11m against 6h11m and a millisecond: both columns read the same.
+        let mut a = Summary::default();
+        a.jct.p95 = 22_260.0;
+        let mut b = a.clone();
+        b.jct.p95 = 22_260.001;
+        let t = table(&a, &b, "a", "b", false);
+        assert!(t.contains("0 of 28 metrics differ"), "{t}");
+        // A difference the table shows is.
+        b.jct.p95 = 22_320.0;
+        let t = table(&a, &b, "a", "b", false);
+        assert!(t.contains("1 of 28 metrics differ"), "{t}");
     }
 }
