@@ -871,9 +871,38 @@ async fn readyz(client: &kube::Client) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     match client.request_text(req).await {
         Ok(body) if body.trim() == "ok" => Ok(()),
-        Ok(body) => Err(format!("/readyz answered {body:?}")),
-        Err(e) => Err(format!("/readyz: {e}")),
+        Ok(body) => Err(readyz_summary(&body)),
+        Err(e) => Err(readyz_summary(&e.to_string())),
     }
+}
+
+/// One line for a `/readyz` that did not answer `ok`: the failing checks (the `[-]` lines of
+/// the server's verbose answer, which an error may carry several times over), else the text
+/// cut to 200 characters.
+fn readyz_summary(text: &str) -> String {
+    let mut failing: Vec<&str> = Vec::new();
+    for part in text.split("[-]").skip(1) {
+        let name = part
+            .split(|c: char| c.is_whitespace() || c == '\\')
+            .next()
+            .unwrap_or_default();
+        if !name.is_empty() && !failing.contains(&name) {
+            failing.push(name);
+        }
+    }
+    if failing.is_empty() {
+        let cut: String = text.chars().take(200).collect();
+        let more = if text.chars().count() > 200 { "..." } else { "" };
+        return format!("/readyz: {}{more}", cut.trim());
+    }
+    let n = failing.len();
+    let shown: Vec<&str> = failing.into_iter().take(3).collect();
+    format!(
+        "/readyz: not ready, {n} check{} failing ({}{})",
+        if n == 1 { "" } else { "s" },
+        shown.join(", "),
+        if n > 3 { ", ..." } else { "" }
+    )
 }
 
 /// Waits until `/readyz` answers `ok` through a kube-rs client built from `kubeconfig`.
@@ -1347,6 +1376,18 @@ pub async fn status(dir: &Path) -> ClusterStatus {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_readyz_failure_is_summarised_as_its_failing_checks() {
+        let body = "[+]ping ok\n[+]etcd ok\n[-]poststarthook/rbac/bootstrap-roles failed: reason withheld\n[-]etcd-readiness failed: reason withheld\nreadyz check failed";
+        // An error carrying the body twice names each check once.
+        let text = format!("ApiError: {body} (ErrorResponse {{ message: {body:?} }})");
+        assert_eq!(
+            super::readyz_summary(&text),
+            "/readyz: not ready, 2 checks failing (poststarthook/rbac/bootstrap-roles, etcd-readiness)"
+        );
+        assert_eq!(super::readyz_summary("connection refused"), "/readyz: connection refused");
+    }
     use super::*;
 
     #[test]
