@@ -892,7 +892,11 @@ fn readyz_summary(text: &str) -> String {
     }
     if failing.is_empty() {
         let cut: String = text.chars().take(200).collect();
-        let more = if text.chars().count() > 200 { "..." } else { "" };
+        let more = if text.chars().count() > 200 {
+            "..."
+        } else {
+            ""
+        };
         return format!("/readyz: {}{more}", cut.trim());
     }
     let n = failing.len();
@@ -1386,7 +1390,10 @@ mod tests {
             super::readyz_summary(&text),
             "/readyz: not ready, 2 checks failing (poststarthook/rbac/bootstrap-roles, etcd-readiness)"
         );
-        assert_eq!(super::readyz_summary("connection refused"), "/readyz: connection refused");
+        assert_eq!(
+            super::readyz_summary("connection refused"),
+            "/readyz: connection refused"
+        );
     }
     use super::*;
 

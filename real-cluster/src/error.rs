@@ -32,7 +32,8 @@ pub enum RealError {
     },
     /// The API server could not be reached (connection refused, TLS failure, timeout).
     #[error(
-        "cannot reach the API server at {server}: {source}\n  hint: {}", unreachable_hint(source)
+        "cannot reach the API server at {server}: {source}\n  hint: {}",
+        unreachable_hint(source)
     )]
     Unreachable {
         /// The server URL.
@@ -191,9 +192,14 @@ fn unreachable_hint(source: &kube::Error) -> &'static str {
         chain.push_str(&x.to_string());
         e = x.source();
     }
-    if ["UnknownIssuer", "BadSignature", "certificate", "Certificate"]
-        .iter()
-        .any(|k| chain.contains(k))
+    if [
+        "UnknownIssuer",
+        "BadSignature",
+        "certificate",
+        "Certificate",
+    ]
+    .iter()
+    .any(|k| chain.contains(k))
     {
         "the server's TLS certificate is not signed by the kubeconfig's certificate authority: is this kubeconfig for this cluster? (a local control plane started again after `drydock cluster down` has a new one; use the kubeconfig `drydock cluster up` printed)"
     } else {

@@ -28,7 +28,12 @@ pub struct Args {
     pub kubeconfig: Option<PathBuf>,
     /// How many times faster than the scenario's clock the wall clock runs: scenario time t
     /// happens t/N after the start (60: an hour of scenario in a minute).
-    #[arg(long, value_name = "N", default_value_t = 60.0, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 60.0,
+        allow_negative_numbers = true
+    )]
     pub time_scale: f64,
     /// Directory that trace paths in the scenario are relative to (default: the
     /// `DRYDOCK_DATA_DIR` environment variable, when set and not empty).
@@ -170,6 +175,10 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
         report.run, report.namespace
     );
     print!("{}", output::table(&report.summary, &scenario));
+    // The scenario's expectations, measured on the real run (informative: the exit code stays
+    // that of the run; `drydock run` is the gate).
+    let real_checks = drydock_sim::check::evaluate(&scenario.expect, &report.summary);
+    print!("{}", output::checks_table(&real_checks));
     println!();
     println!("== simulator vs real cluster ==");
     if report.interrupted {
