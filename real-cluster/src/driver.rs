@@ -1335,14 +1335,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 }
             }
         }
-        let mut snap = snapshot::build(
-            &self.workload.plan.cluster,
-            &self.names,
-            &nodes,
-            &pods,
-            &mut self.placements,
-        );
-        self.hide_deleting(&mut snap);
+        let mut snap = self.snapshot(&nodes, &pods);
         for o in &snap.overcommitted {
             if self.obs.overcommitted.len() < 100 && !self.obs.overcommitted.contains(o) {
                 tracing::warn!(pod = %o, "bound pod does not fit its node");

@@ -102,12 +102,7 @@ impl RealFleet {
         cluster: &drydock_core::Cluster,
         seed: u64,
     ) -> Option<RealFleet> {
-        if !scenario
-            .cluster
-            .pools
-            .iter()
-            .any(|p| p.autoscaling.is_some() || p.spot.is_some())
-        {
+        if !drydock_sim::engine::fleet::nodes_come_and_go(scenario) {
             return None;
         }
         let factory = NodeFactory::new(scenario, cluster, seed);
@@ -392,9 +387,21 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         Ok(())
     }
 
-    /// Marks the nodes being drained unschedulable in `snap` (the cordon may not be seen in
-    /// the API yet).
-    pub(super) fn hide_deleting(&self, snap: &mut Snapshot) {
+    /// The snapshot of the cluster as `nodes` and `pods` show it (and drydock's binds not seen
+    /// yet), with the nodes being drained unschedulable (the cordon may not be seen in the API
+    /// yet).
+    pub(super) fn snapshot(
+        &mut self,
+        nodes: &[Arc<k8s_openapi::api::core::v1::Node>],
+        pods: &[Arc<Pod>],
+    ) -> Snapshot {
+        let mut snap = snapshot::build(
+            &self.workload.plan.cluster,
+            &self.names,
+            nodes,
+            pods,
+            &mut self.placements,
+        );
         if let Some(f) = &self.fleet {
             for &i in f.deleting.keys() {
                 if let Some(n) = snap.cluster.nodes.get_mut(i) {
@@ -402,6 +409,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
                 }
             }
         }
+        snap
     }
 
     /// Nodes of `pool` that exist (not deleted or being deleted) plus those on their way.
@@ -429,14 +437,7 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         };
         let nodes = self.view.nodes();
         let pods = self.view.pods();
-        let mut snap = snapshot::build(
-            &self.workload.plan.cluster,
-            &self.names,
-            &nodes,
-            &pods,
-            &mut self.placements,
-        );
-        self.hide_deleting(&mut snap);
+        let mut snap = self.snapshot(&nodes, &pods);
         let ready: BTreeSet<&str> = nodes
             .iter()
             .filter(|n| node_ready(n))

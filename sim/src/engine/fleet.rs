@@ -279,12 +279,7 @@ impl Fleet {
         cluster: &drydock_core::Cluster,
         seed: u64,
     ) -> Option<Fleet> {
-        if !scenario
-            .cluster
-            .pools
-            .iter()
-            .any(|p| p.autoscaling.is_some() || p.spot.is_some())
-        {
+        if !nodes_come_and_go(scenario) {
             return None;
         }
         Some(Fleet {
@@ -319,6 +314,15 @@ impl Fleet {
             })
             .collect()
     }
+}
+
+/// True when nodes of `scenario` come and go during a run: some pool autoscales or is spot.
+pub fn nodes_come_and_go(scenario: &Scenario) -> bool {
+    scenario
+        .cluster
+        .pools
+        .iter()
+        .any(|p| p.autoscaling.is_some() || p.spot.is_some())
 }
 
 /// Time from now to a spot node's next interruption: exponential with the pool's
