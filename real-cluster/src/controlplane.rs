@@ -717,8 +717,9 @@ impl UpOptions {
         args
     }
 
-    /// The settings of these options (controller-manager timers, restart backoff, extra
-    /// arguments) that the control plane running as `info` was not started with, as
+    /// The settings of these options other than the defaults (controller-manager timers,
+    /// restart backoff, extra arguments) that the control plane running as `info` was not
+    /// started with, as
     /// `--flag=value` strings: `up` on a running control plane changes nothing, so a caller
     /// can say which requested settings do not apply. Read from the running `drydock-cp`
     /// process's command line (`/proc/PID/cmdline`); empty when it cannot be read.
@@ -730,6 +731,8 @@ impl UpOptions {
             .split(|&b| b == 0)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
+        // Settings left at their defaults were not asked for.
+        let defaults = UpOptions::new(self.dir.clone()).cp_args(&info.dir, info.port);
         self.cp_args(&info.dir, info.port)
             .into_iter()
             .filter(|a| {
@@ -737,6 +740,7 @@ impl UpOptions {
                     && a.contains('=')
                     && !a.starts_with("--ready-timeout=")
                     && !running.contains(a)
+                    && !defaults.contains(a)
             })
             .collect()
     }

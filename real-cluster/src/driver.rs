@@ -1625,6 +1625,16 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
         }
     }
 
+    /// Closes the books of a run stopped before its end (Ctrl-C, SIGTERM): the report covers
+    /// scenario time up to the last tick, nodes still up billed until then. Does nothing for a
+    /// run that ended.
+    pub fn interrupted(&mut self) {
+        if self.end.is_none() {
+            let now = self.now.max(self.usage.last);
+            self.finish(now);
+        }
+    }
+
     fn finish(&mut self, end: SimTime) {
         for svc in &mut self.services {
             svc.finish(end);
@@ -2226,6 +2236,29 @@ mod tests {
             want.cost.total
         );
         assert!(d.observations().overcommitted.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_run_bills_its_nodes_and_counts_allocation_up_to_its_last_tick() {
+        // Two nodes of 8 GPUs and one whole-node
+        // job; the run is stopped at 30 min of a 2-hour scenario.
+        let s = scenario(
+            "  duration: 2h\n  training:\n    - {name: t, arrival: 0s, workers: 1, gpusPerWorker: 8, cpu: \"8\", memory: 8Gi, work: 1h}\n",
+        );
+        let (mut d, _mem) = driver(&s);
+        d.setup().await.expect("setup");
+        ticks(&mut d, 0, 30 * 60).await;
+        d.interrupted();
+        let got = d.summary();
+        assert_eq!(got.virtual_time_s, 1800.0);
+        // 2 nodes for half an hour.
+        assert!((got.cost.node_hours - 1.0).abs() < 1e-9, "{:?}", got.cost);
+        // One node of two busy throughout: half the GPUs.
+        assert!(
+            (got.gpu.allocation_mean - 0.5).abs() < 0.01,
+            "{}",
+            got.gpu.allocation_mean
+        );
     }
 
     /// A service with a traffic step: 5 req/s, 60 req/s from 2 min to 6 min, then 5 again;

@@ -177,12 +177,14 @@ pub async fn preflight(client: &Client, server: &str, namespace: &str) -> Result
     Ok(())
 }
 
-/// Makes sure `name` is drydock's namespace: creates it labelled as run `run`'s, or accepts an
-/// existing one labelled as drydock's. Returns true when it created it.
+/// Makes sure `name` is run `run`'s namespace: creates it labelled as the run's, or accepts an
+/// existing one labelled as this run's (waiting, up to 60 s, for one being deleted to go).
+/// Returns true when it created it.
 ///
 /// # Errors
-/// [`RealError::NotOurs`] when it exists and is not drydock's; [`RealError::Timeout`] when it
-/// is still being deleted after 60 s; API errors.
+/// [`RealError::NotOurs`] when it exists and is not drydock's, or is another run's (a run in
+/// progress, or one that died before its cleanup); [`RealError::Timeout`] when it is still
+/// being deleted after 60 s; API errors.
 pub async fn ensure_namespace(
     client: &Client,
     server: &str,
@@ -205,6 +207,15 @@ pub async fn ensure_namespace(
             }
             Some(ns) if ns.metadata.deletion_timestamp.is_some() => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // Another run's (running, or left by one that died): two runs in one namespace
+            // would delete each other's objects at their ends.
+            Some(ns) if !is_ours(&ns.metadata, Some(run)) => {
+                return Err(RealError::NotOurs {
+                    kind: "Namespace",
+                    name: name.to_string(),
+                    namespace: None,
+                });
             }
             Some(_) => return Ok(false),
             None => {
@@ -727,6 +738,9 @@ pub async fn run(
                     () = cancel => Ok(true),
                 }
             };
+            if matches!(outcome, Ok(true)) {
+                driver.interrupted();
+            }
             let teardown = driver.teardown().await;
             let left = cleanup_run_retrying(&client, server, &namespace, &run).await;
             // The teardown's errors matter only if the label-based cleanup also failed: when

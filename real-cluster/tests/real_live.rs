@@ -405,17 +405,29 @@ async fn real_cleanup_deletes_only_the_namespace_its_own_run_created() {
     let client = client().await;
     let (first, second) = (new_run_id(), new_run_id());
     let ns = format!("drydock-shared-{first}");
-    // The first run creates the namespace; a second run given the same `--namespace` ends (or
-    // fails) and cleans up: the namespace, which the first run still uses, stays.
+    // The first run creates the namespace; a second run given the same `--namespace` is
+    // refused (its pods and the first run's would be each other's to delete), and its cleanup
+    // leaves the namespace, which the first run still uses.
     assert!(
         session::ensure_namespace(&client, SERVER, &ns, &first)
             .await
             .expect("created")
     );
     assert!(
-        !session::ensure_namespace(&client, SERVER, &ns, &second)
+        !session::ensure_namespace(&client, SERVER, &ns, &first)
             .await
-            .expect("reused")
+            .expect("the same run may ask again")
+    );
+    let refused = session::ensure_namespace(&client, SERVER, &ns, &second).await;
+    assert!(
+        matches!(
+            refused,
+            Err(drydock_real_cluster::error::RealError::NotOurs {
+                kind: "Namespace",
+                ..
+            })
+        ),
+        "{refused:?}"
     );
     let errors = session::cleanup_run(&client, SERVER, &ns, &second, true).await;
     assert!(errors.is_empty(), "{errors:?}");

@@ -199,7 +199,7 @@ fn up(a: &UpArgs) -> anyhow::Result<ExitCode> {
                 info.port,
                 info.pid
             );
-            if a.port != info.port && a.port != 6443 {
+            if a.port != info.port && a.port != 6443 && a.port != 0 {
                 eprintln!(
                     "warning: --port {} not applied: it runs on port {}",
                     a.port, info.port

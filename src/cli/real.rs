@@ -145,8 +145,16 @@ pub fn cmd(args: &Args) -> anyhow::Result<ExitCode> {
             eprintln!("\n{name}: removing drydock's objects (send it again to exit at once, leaving them)...");
             // A second signal while the cleanup waits on a server that does not answer.
             let selector = drydock_real_cluster::names::run_selector(&run);
+            let first = std::time::Instant::now();
             tokio::spawn(async move {
-                let name = stop_signal().await;
+                // `timeout` and some shells signal both the process and its group: copies of
+                // the first signal arriving within a second are the same request.
+                let name = loop {
+                    let name = stop_signal().await;
+                    if first.elapsed() >= std::time::Duration::from_secs(1) {
+                        break name;
+                    }
+                };
                 eprintln!("{name} again: exiting without cleaning up; objects labelled {selector} (nodes, Leases, pods, the namespace) may be left");
                 std::process::exit(130);
             });
