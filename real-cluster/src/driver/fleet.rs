@@ -21,9 +21,11 @@ use drydock_core::autoscale::ca::{
     CaAction, CaConfig, CaNodeInfo, CaNodeState, CaView, ClusterAutoscaler, UnschedulablePod,
     UpcomingNode,
 };
-use drydock_core::{NodeId, PodId, PodSpec, SimDuration, SimTime};
+use drydock_core::{NodeId, PodId, PodSpec, SimTime};
 use drydock_scenarios::Scenario;
-use drydock_sim::engine::fleet::{NodeFactory, ScaleDecision, next_interruption};
+use drydock_sim::engine::fleet::{
+    NodeFactory, ScaleDecision, autoscaler_can_still_act, next_interruption,
+};
 use k8s_openapi::api::core::v1::Pod;
 use rand_pcg::Pcg64;
 
@@ -706,32 +708,19 @@ impl<A: Actuator, V: ClusterView> Driver<A, V> {
     /// Whether the autoscaler may still change something for the pods waiting now (nodes on
     /// their way or being drained, a group backed off, or a pending pod too new for it to have
     /// acted on): the simulator's rule for keeping a run without a duration going
-    /// (`drydock_sim::engine::fleet::can_still_act`).
+    /// ([`drydock_sim::engine::fleet::autoscaler_can_still_act`]).
     pub(super) fn fleet_can_still_act(&self, now: SimTime) -> bool {
         let Some(f) = &self.fleet else {
             return false;
         };
-        if !f.autoscales() || self.unschedulable.is_empty() {
-            return false;
-        }
-        if !f.upcoming.is_empty() || !f.deleting.is_empty() {
-            return true;
-        }
-        if f.factory
-            .groups()
-            .iter()
-            .any(|g| f.ca.is_backed_off(&g.name, now))
-        {
-            return true;
-        }
-        let fresh = f
-            .cfg
-            .unschedulable_pod_with_gpu_time_buffer
-            .max(f.cfg.new_pod_scale_up_delay)
-            .0
-            .saturating_add(f.cfg.scan_interval.0.saturating_mul(2));
-        self.unschedulable
-            .iter()
-            .any(|&(_, _, since)| now.since(since) <= SimDuration(fresh))
+        f.autoscales()
+            && autoscaler_can_still_act(
+                &f.cfg,
+                &f.ca,
+                f.factory.groups(),
+                !f.upcoming.is_empty() || !f.deleting.is_empty(),
+                self.unschedulable.iter().map(|&(_, _, since)| since),
+                now,
+            )
     }
 }

@@ -368,28 +368,44 @@ pub(crate) fn can_still_act(st: &SimState, now: SimTime) -> bool {
     let Some(f) = st.fleet.as_deref() else {
         return false;
     };
-    if !f.autoscales() || st.pending.is_empty() {
+    f.autoscales()
+        && autoscaler_can_still_act(
+            &f.cfg,
+            &f.ca,
+            &f.factory.groups,
+            !f.upcoming.is_empty() || f.life.contains(&Life::Deleting),
+            st.pending.iter().map(|&(_, since, _)| since),
+            now,
+        )
+}
+
+/// The rule behind the simulator's keep-alive check (`can_still_act`), shared with the
+/// real-cluster driver: with pods waiting (`pending_since`, when each was queued), the Cluster
+/// Autoscaler (`ca`, flags `cfg`, node groups `groups`) may still change something when nodes
+/// are on their way or being drained (`nodes_in_flight`), a group is backed off, or some pod is
+/// too new for it to have acted on (within the GPU-pod buffer or new-pod delay plus two scan
+/// intervals). False with no pod waiting.
+pub fn autoscaler_can_still_act(
+    cfg: &CaConfig,
+    ca: &ClusterAutoscaler,
+    groups: &[NodeGroup],
+    nodes_in_flight: bool,
+    pending_since: impl Iterator<Item = SimTime>,
+    now: SimTime,
+) -> bool {
+    let mut pending_since = pending_since.peekable();
+    if pending_since.peek().is_none() {
         return false;
     }
-    if !f.upcoming.is_empty() || f.life.contains(&Life::Deleting) {
+    if nodes_in_flight || groups.iter().any(|g| ca.is_backed_off(&g.name, now)) {
         return true;
     }
-    if f.factory
-        .groups
-        .iter()
-        .any(|g| f.ca.is_backed_off(&g.name, now))
-    {
-        return true;
-    }
-    let fresh = f
-        .cfg
+    let fresh = cfg
         .unschedulable_pod_with_gpu_time_buffer
-        .max(f.cfg.new_pod_scale_up_delay)
+        .max(cfg.new_pod_scale_up_delay)
         .0
-        .saturating_add(f.cfg.scan_interval.0.saturating_mul(2));
-    st.pending
-        .iter()
-        .any(|&(_, since, _)| now.since(since).0 <= fresh)
+        .saturating_add(cfg.scan_interval.0.saturating_mul(2));
+    pending_since.any(|since| now.since(since).0 <= fresh)
 }
 
 /// Queues the next Cluster Autoscaler loop.
